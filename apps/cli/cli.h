@@ -1,0 +1,105 @@
+// Shared pieces of the `lucid` command-line tool.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "lucid/lucid.h"
+
+namespace lucid::cli {
+
+// Exit codes (documented in `lucid --help` and the README).
+enum Exit : int {
+  kExitOk = 0,
+  kExitUsage = 1,          // bad flags or arguments
+  kExitUnreadable = 2,     // input missing / unreadable
+  kExitCorrupt = 3,        // input corrupt, unsupported or over the size limits
+  kExitModel = 4,          // model weights missing, corrupt, or not the stream's model
+  kExitWrite = 5,          // output exists (without -y) or cannot be written
+  kExitDevice = 6,         // requested device unavailable
+  kExitInternal = 7,       // internal error or aborted
+};
+
+// A failure with its exit code; main() prints "error: <what>: <why>".
+class CliError : public std::runtime_error {
+ public:
+  CliError(int code, const std::string& what_why) : std::runtime_error(what_why), code_(code) {}
+  int code() const { return code_; }
+
+ private:
+  int code_;
+};
+
+int exit_code_for(lucid_status s);
+
+// Flags common to every command.
+struct CommonFlags {
+  std::string output;
+  std::string model;     // weight file; empty = default model
+  std::string device = "cpu";
+  int threads = 2;
+  bool overwrite = false;
+  bool json = false;
+  bool quiet = false;
+  bool verbose = false;
+};
+
+// Minimal flag parser: registers flags that take a value or not; collects positionals;
+// "--" ends options. Throws CliError(kExitUsage).
+class Args {
+ public:
+  Args(int argc, char** argv, int first);
+  // Returns true and sets value if the flag (any of its spellings) was given.
+  bool value(std::initializer_list<const char*> names, std::string* value);
+  bool flag(std::initializer_list<const char*> names);
+  void parse_common(CommonFlags* c);
+  // Call after all value()/flag(): fails on unknown options; returns the positionals.
+  std::vector<std::string> positionals();
+
+ private:
+  std::vector<std::string> args_;
+  std::vector<bool> used_;
+  size_t end_of_options_;
+};
+
+int parse_int(const std::string& flag, const std::string& v, long lo, long hi);
+double parse_double(const std::string& flag, const std::string& v, double lo, double hi);
+
+// A loaded model context, RAII.
+class Context {
+ public:
+  Context(const std::string& weights, lucid_model_kind kind, const CommonFlags& f);
+  ~Context() { lucid_context_destroy(ctx_); }
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+  lucid_context* get() const { return ctx_; }
+  // Throws CliError for a non-OK status, with "what" as the subject.
+  void check(lucid_status s, const std::string& what) const;
+
+ private:
+  lucid_context* ctx_ = nullptr;
+};
+
+struct Timer {
+  std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+  double seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+};
+
+std::string json_escape(const std::string& s);
+std::string with_thousands(uint64_t n);  // 23841 -> "23 841"
+void check_device(const CommonFlags& f);
+
+int cmd_encode(int argc, char** argv);
+int cmd_decode(int argc, char** argv);
+int cmd_info(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
+int cmd_restore(int argc, char** argv);
+int cmd_bench_restore(int argc, char** argv);
+
+}  // namespace lucid::cli

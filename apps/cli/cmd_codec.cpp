@@ -1,0 +1,156 @@
+// lucid encode / decode / info
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "cli.h"
+#include "image_io.h"
+
+namespace lucid::cli {
+
+namespace {
+
+void refuse_existing(const std::string& out, bool overwrite) {
+  if (!overwrite && std::filesystem::exists(out))
+    throw CliError(kExitWrite, out + ": exists (use -y/--overwrite to replace it)");
+}
+
+std::string one_input(Args& a, const char* cmd) {
+  auto pos = a.positionals();
+  if (pos.size() != 1)
+    throw CliError(kExitUsage, std::string(cmd) + ": expected exactly one input (see --help)");
+  return pos[0];
+}
+
+}  // namespace
+
+int cmd_encode(int argc, char** argv) {
+  Args a(argc, argv, 2);
+  CommonFlags f;
+  a.parse_common(&f);
+  std::string v;
+  double quality = 75;
+  int modes = 0;
+  double target_bpp = -1;
+  long long target_size = -1;
+  if (a.value({"-q", "--quality"}, &v)) {
+    quality = parse_double("-q", v, 1, 100);
+    ++modes;
+  }
+  if (a.value({"--target-bpp"}, &v)) {
+    target_bpp = parse_double("--target-bpp", v, 1e-4, 48);
+    ++modes;
+  }
+  if (a.value({"--target-size"}, &v)) {
+    target_size = parse_int("--target-size", v, 1, 2000000000);
+    ++modes;
+  }
+  const std::string in = one_input(a, "encode");
+  if (modes > 1)
+    throw CliError(kExitUsage, "encode: -q, --target-bpp and --target-size are exclusive");
+  if (f.output.empty()) throw CliError(kExitUsage, "encode: -o OUT.lucid is required");
+  check_device(f);
+  refuse_existing(f.output, f.overwrite);
+
+  app::Image img = app::read_image(in);
+  Context ctx(f.model, LUCID_MODEL_CODEC, f);
+  Timer t;
+  uint8_t* bytes = nullptr;
+  size_t size = 0;
+  float used_quality = static_cast<float>(quality);
+  const size_t stride = static_cast<size_t>(img.width) * 3;
+  if (target_bpp > 0 || target_size > 0) {
+    const double pixels = static_cast<double>(img.width) * img.height;
+    const size_t budget = target_size > 0 ? static_cast<size_t>(target_size)
+                                          : static_cast<size_t>(target_bpp * pixels / 8.0);
+    ctx.check(lucid_encode_image_to_size(ctx.get(), img.rgb.data(), img.width, img.height,
+                                         stride, budget, &bytes, &size, &used_quality),
+              in);
+  } else {
+    ctx.check(lucid_encode_image(ctx.get(), img.rgb.data(), img.width, img.height, stride,
+                                 static_cast<float>(quality), &bytes, &size),
+              in);
+  }
+  std::vector<uint8_t> data(bytes, bytes + size);
+  lucid_free(bytes);
+  const double seconds = t.seconds();
+  app::write_file_atomic(f.output, data, f.overwrite);
+  const double bpp = 8.0 * size / (static_cast<double>(img.width) * img.height);
+  if (!f.quiet) {
+    char line[512];
+    std::snprintf(line, sizeof line, "%s: %dx%d -> %s bytes (%.3f bpp, q %.1f) in %.2f s",
+                  in.c_str(), img.width, img.height, with_thousands(size).c_str(), bpp,
+                  used_quality, seconds);
+    std::cerr << line << "\n";
+  }
+  if (f.json) {
+    std::cout << "{\"input\": \"" << json_escape(in) << "\", \"output\": \""
+              << json_escape(f.output) << "\", \"width\": " << img.width
+              << ", \"height\": " << img.height << ", \"bytes\": " << size
+              << ", \"bpp\": " << bpp << ", \"quality\": " << used_quality
+              << ", \"seconds\": " << seconds << "}\n";
+  }
+  return kExitOk;
+}
+
+int cmd_decode(int argc, char** argv) {
+  Args a(argc, argv, 2);
+  CommonFlags f;
+  a.parse_common(&f);
+  const std::string in = one_input(a, "decode");
+  if (f.output.empty()) throw CliError(kExitUsage, "decode: -o OUT.png is required");
+  check_device(f);
+  refuse_existing(f.output, f.overwrite);
+  std::vector<uint8_t> data = app::read_file(in, size_t{1} << 31);
+  Context ctx(f.model, LUCID_MODEL_CODEC, f);
+  Timer t;
+  uint8_t* rgb = nullptr;
+  uint32_t w = 0, h = 0;
+  ctx.check(lucid_decode_image(ctx.get(), data.data(), data.size(), &rgb, &w, &h), in);
+  app::Image img;
+  img.width = static_cast<int>(w);
+  img.height = static_cast<int>(h);
+  img.rgb.assign(rgb, rgb + size_t{w} * h * 3);
+  lucid_free(rgb);
+  const double seconds = t.seconds();
+  app::write_image(f.output, img, f.overwrite);
+  if (!f.quiet) {
+    char line[512];
+    std::snprintf(line, sizeof line, "%s: %s bytes -> %ux%u in %.2f s", in.c_str(),
+                  with_thousands(data.size()).c_str(), w, h, seconds);
+    std::cerr << line << "\n";
+  }
+  if (f.json)
+    std::cout << "{\"input\": \"" << json_escape(in) << "\", \"output\": \""
+              << json_escape(f.output) << "\", \"width\": " << w << ", \"height\": " << h
+              << ", \"bytes\": " << data.size() << ", \"seconds\": " << seconds << "}\n";
+  return kExitOk;
+}
+
+int cmd_info(int argc, char** argv) {
+  Args a(argc, argv, 2);
+  CommonFlags f;
+  a.parse_common(&f);
+  const std::string in = one_input(a, "info");
+  std::vector<uint8_t> data = app::read_file(in, size_t{1} << 31);
+  lucid_stream_info info{};
+  const lucid_status s = lucid_stream_get_info(data.data(), data.size(), &info);
+  if (s != LUCID_OK) throw CliError(exit_code_for(s), in + ": " + lucid_status_str(s));
+  char hash[17];
+  for (int i = 0; i < 8; ++i) std::snprintf(hash + 2 * i, 3, "%02x", info.weight_hash[i]);
+  const double bpp = 8.0 * data.size() / (double(info.width) * info.height);
+  if (f.json) {
+    std::cout << "{\"width\": " << info.width << ", \"height\": " << info.height
+              << ", \"quality\": " << info.quality << ", \"model_id\": \""
+              << json_escape(info.model_id) << "\", \"weight_hash\": \"" << hash
+              << "\", \"bytes\": " << data.size() << ", \"bpp\": " << bpp << "}\n";
+  } else {
+    std::printf("%s: %ux%u, quality %.1f, model %s (weights %s), %zu bytes, %.4f bpp\n",
+                in.c_str(), info.width, info.height, info.quality, info.model_id, hash,
+                data.size(), bpp);
+  }
+  return kExitOk;
+}
+
+}  // namespace lucid::cli

@@ -1,0 +1,255 @@
+// lucid: learned image compression and JPEG restoration from the command line.
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <sstream>
+
+#include "cli.h"
+#include "image_io.h"
+
+namespace lucid::cli {
+
+int exit_code_for(lucid_status s) {
+  switch (s) {
+    case LUCID_OK: return kExitOk;
+    case LUCID_ERROR_INVALID_ARGUMENT: return kExitUsage;
+    case LUCID_ERROR_MODEL:
+    case LUCID_ERROR_MODEL_MISMATCH: return kExitModel;
+    case LUCID_ERROR_BAD_STREAM:
+    case LUCID_ERROR_UNSUPPORTED_VERSION:
+    case LUCID_ERROR_TRUNCATED:
+    case LUCID_ERROR_CORRUPT:
+    case LUCID_ERROR_CHECKSUM_MISMATCH:
+    case LUCID_ERROR_BAD_IMAGE:
+    case LUCID_ERROR_LIMIT_EXCEEDED: return kExitCorrupt;
+    case LUCID_ERROR_DEVICE: return kExitDevice;
+    default: return kExitInternal;
+  }
+}
+
+Args::Args(int argc, char** argv, int first) {
+  end_of_options_ = static_cast<size_t>(-1);
+  for (int i = first; i < argc; ++i) {
+    if (end_of_options_ == static_cast<size_t>(-1) && std::strcmp(argv[i], "--") == 0) {
+      end_of_options_ = args_.size();
+      continue;
+    }
+    args_.emplace_back(argv[i]);
+  }
+  if (end_of_options_ == static_cast<size_t>(-1)) end_of_options_ = args_.size();
+  used_.assign(args_.size(), false);
+}
+
+bool Args::value(std::initializer_list<const char*> names, std::string* v) {
+  bool found = false;
+  for (size_t i = 0; i < end_of_options_; ++i) {
+    if (used_[i]) continue;
+    for (const char* n : names) {
+      const std::string a = args_[i];
+      const std::string eq = std::string(n) + "=";
+      if (a == n) {
+        if (i + 1 >= end_of_options_)
+          throw CliError(kExitUsage, std::string(n) + ": needs a value");
+        *v = args_[i + 1];
+        used_[i] = used_[i + 1] = true;
+        found = true;
+        break;
+      }
+      if (a.rfind(eq, 0) == 0) {
+        *v = a.substr(eq.size());
+        used_[i] = true;
+        found = true;
+        break;
+      }
+    }
+  }
+  return found;
+}
+
+bool Args::flag(std::initializer_list<const char*> names) {
+  bool found = false;
+  for (size_t i = 0; i < end_of_options_; ++i)
+    for (const char* n : names)
+      if (!used_[i] && args_[i] == n) {
+        used_[i] = true;
+        found = true;
+      }
+  return found;
+}
+
+void Args::parse_common(CommonFlags* c) {
+  std::string v;
+  value({"-o", "--output"}, &c->output);
+  value({"--model"}, &c->model);
+  if (value({"--device"}, &v)) {
+    if (v != "cpu" && v != "cuda") throw CliError(kExitUsage, "--device: expected cpu or cuda");
+    c->device = v;
+  }
+  if (value({"-j", "--threads"}, &v)) c->threads = parse_int("--threads", v, 1, 256);
+  c->overwrite = flag({"-y", "--overwrite"});
+  c->json = flag({"--json"});
+  c->quiet = flag({"--quiet"});
+  c->verbose = flag({"-v", "--verbose"});
+}
+
+std::vector<std::string> Args::positionals() {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < args_.size(); ++i) {
+    if (used_[i]) continue;
+    if (i < end_of_options_ && args_[i].size() > 1 && args_[i][0] == '-')
+      throw CliError(kExitUsage, args_[i] + ": unknown option");
+    out.push_back(args_[i]);
+  }
+  return out;
+}
+
+int parse_int(const std::string& flag, const std::string& v, long lo, long hi) {
+  char* end = nullptr;
+  const long x = std::strtol(v.c_str(), &end, 10);
+  if (v.empty() || *end || x < lo || x > hi)
+    throw CliError(kExitUsage, flag + ": expected an integer in " + std::to_string(lo) + ".." +
+                                   std::to_string(hi) + ", got '" + v + "'");
+  return static_cast<int>(x);
+}
+
+double parse_double(const std::string& flag, const std::string& v, double lo, double hi) {
+  char* end = nullptr;
+  const double x = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end || !(x >= lo && x <= hi)) {
+    std::ostringstream s;
+    s << flag << ": expected a number in " << lo << ".." << hi << ", got '" << v << "'";
+    throw CliError(kExitUsage, s.str());
+  }
+  return x;
+}
+
+Context::Context(const std::string& weights, lucid_model_kind kind, const CommonFlags& f) {
+  const lucid_status s =
+      lucid_context_create(weights.empty() ? nullptr : weights.c_str(), kind, &ctx_);
+  if (s != LUCID_OK)
+    throw CliError(exit_code_for(s), std::string("model: ") + lucid_last_error(nullptr));
+  check(lucid_context_set_option(ctx_, LUCID_OPT_THREADS, f.threads), "--threads");
+}
+
+void Context::check(lucid_status s, const std::string& what) const {
+  if (s != LUCID_OK) {
+    std::string why = lucid_last_error(ctx_);
+    if (why.empty()) why = lucid_status_str(s);
+    throw CliError(exit_code_for(s), what + ": " + why);
+  }
+}
+
+std::string json_escape(const std::string& s) {
+  std::string o;
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      o += '\\';
+      o += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\u%04x", c);
+      o += b;
+    } else {
+      o += static_cast<char>(c);
+    }
+  }
+  return o;
+}
+
+std::string with_thousands(uint64_t n) {
+  std::string d = std::to_string(n), o;
+  for (size_t i = 0; i < d.size(); ++i) {
+    if (i && (d.size() - i) % 3 == 0) o += ' ';
+    o += d[i];
+  }
+  return o;
+}
+
+void check_device(const CommonFlags& f) {
+  if (f.device == "cuda" && !std::strstr(lucid_build_info(), "cuda"))
+    throw CliError(kExitDevice, "--device cuda: no CUDA device (this LibTorch build is CPU-only "
+                                "or no GPU is present)");
+}
+
+}  // namespace lucid::cli
+
+namespace {
+
+const char* kHelp =
+    "lucid: learned image compression and JPEG artifact removal\n"
+    "\n"
+    "usage:\n"
+    "  lucid encode IN -o OUT.lucid [-q Q | --target-bpp B | --target-size N] [options]\n"
+    "  lucid decode IN.lucid -o OUT.png [options]\n"
+    "  lucid info IN.lucid\n"
+    "  lucid bench DIR [-o OUTDIR] [--qualities 5,20,...] [--jpeg-qualities ...] [options]\n"
+    "  lucid restore IN.jpg|DIR -o OUT.png|OUTDIR [--qf Q] [--tile N] [options]\n"
+    "  lucid bench-restore DIR [--qf 10,20,30,40] [-o OUTDIR] [options]\n"
+    "\n"
+    "options (defaults in brackets):\n"
+    "  -o, --output PATH     output file or folder\n"
+    "  -q, --quality Q       encode quality, continuous in 1..100 (higher = more bits) [75]\n"
+    "                        maps linearly to the model's rate-distortion trade-off\n"
+    "                        lambda = 0.0012 * (0.07/0.0012)^((Q-1)/99)\n"
+    "  --target-bpp B        highest quality whose file is at most B bits per pixel\n"
+    "  --target-size N       highest quality whose file is at most N bytes\n"
+    "  -j, --threads N       CPU threads [2]\n"
+    "  --device cpu|cuda     [cpu]\n"
+    "  --model FILE          weight file [the default model for the command]\n"
+    "  -y, --overwrite       replace an existing output (never done otherwise)\n"
+    "  --json                machine-readable result on stdout\n"
+    "  --quiet               no summary line on stderr\n"
+    "  -v, --verbose         more detail on stderr\n"
+    "  -V, --version         print version and build information\n"
+    "  --                    end of options\n"
+    "\n"
+    "inputs: PNG, JPEG, PPM/PGM (grayscale is expanded to RGB; images with transparency are\n"
+    "refused: flatten them first). Outputs: .png, .ppm, .jpg by extension.\n"
+    "\n"
+    "exit codes: 0 ok, 1 usage, 2 input unreadable, 3 input corrupt/unsupported/too large,\n"
+    "            4 model error or stream made with another model, 5 output exists or cannot\n"
+    "            be written, 6 device unavailable, 7 internal error\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace lucid::cli;
+  if (argc < 2) {
+    std::cerr << kHelp;
+    return kExitUsage;
+  }
+  const std::string cmd = argv[1];
+  if (cmd == "-h" || cmd == "--help" || cmd == "help") {
+    std::cout << kHelp;
+    return 0;
+  }
+  if (cmd == "-V" || cmd == "--version") {
+    std::cout << lucid_build_info() << "\n";
+    return 0;
+  }
+  try {
+    if (cmd == "encode") return cmd_encode(argc, argv);
+    if (cmd == "decode") return cmd_decode(argc, argv);
+    if (cmd == "info") return cmd_info(argc, argv);
+    if (cmd == "bench") return cmd_bench(argc, argv);
+    if (cmd == "restore") return cmd_restore(argc, argv);
+    if (cmd == "bench-restore") return cmd_bench_restore(argc, argv);
+    std::cerr << "error: " << cmd << ": unknown command (see lucid --help)\n";
+    return kExitUsage;
+  } catch (const CliError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return e.code();
+  } catch (const lucid::app::ImageError& e) {
+    using lucid::app::ImageErrorCode;
+    std::cerr << "error: " << e.what() << "\n";
+    switch (e.code()) {
+      case ImageErrorCode::kUnreadable: return kExitUnreadable;
+      case ImageErrorCode::kExists:
+      case ImageErrorCode::kWriteFailed: return kExitWrite;
+      default: return kExitCorrupt;
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << cmd << ": internal error: " << e.what() << "\n";
+    return kExitInternal;
+  }
+}

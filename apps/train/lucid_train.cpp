@@ -1,0 +1,125 @@
+// lucid-train: trains and exports Lucid's networks.
+//   lucid-train codec  --train LIST --val LIST [--config small] [--run DIR] [--minutes M] ...
+//   lucid-train export-codec --run DIR --out FILE.lucidw [--which best|last] [--fp32]
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <string>
+
+#include "train_codec.h"
+
+namespace {
+
+const char* kUsage =
+    "usage: lucid-train codec --train LIST --val LIST [options]\n"
+    "       lucid-train export-codec --run DIR --out FILE.lucidw [--which best|last] [--fp32]\n"
+    "\n"
+    "codec options (defaults in brackets):\n"
+    "  --config NAME        small | paper | tiny [small]\n"
+    "  --run DIR            checkpoint folder; training resumes from DIR/last.* [runs/codec-small]\n"
+    "  --device cpu|cuda    [cpu]\n"
+    "  -j, --threads N      intra-op threads [2]\n"
+    "  --batch N            [8]      --crop N   training crop size, multiple of 64 [256]\n"
+    "  --lr X               [2e-4]   --warmup N [200]   --clip X [1.0]\n"
+    "  --minutes M          stop after M minutes of this run (0 = never) [0]\n"
+    "  --steps N            stop at total step N (0 = never) [0]\n"
+    "  --checkpoint-minutes M [5]    --eval-minutes M [10]   --patience N [4]\n"
+    "  --seed N             [1]\n";
+
+using Setter = std::function<void(const std::string&)>;
+
+int parse(int argc, char** argv, int first, const std::map<std::string, Setter>& flags) {
+  for (int i = first; i < argc; ++i) {
+    std::string a = argv[i];
+    auto it = flags.find(a);
+    if (it == flags.end() || i + 1 >= argc) {
+      std::cerr << "error: " << a << ": " << (it == flags.end() ? "unknown option" : "needs a value")
+                << "\n" << kUsage;
+      return 1;
+    }
+    try {
+      it->second(argv[++i]);
+    } catch (const std::exception&) {
+      std::cerr << "error: " << a << ": invalid value '" << argv[i] << "'\n";
+      return 1;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help")) {
+    std::cout << kUsage;
+    return argc < 2 ? 1 : 0;
+  }
+  const std::string cmd = argv[1];
+  try {
+    if (cmd == "codec") {
+      lucid::train::CodecTrainOptions o;
+      std::map<std::string, Setter> f = {
+          {"--config", [&](auto v) { o.config = v; }},
+          {"--train", [&](auto v) { o.train_list = v; }},
+          {"--val", [&](auto v) { o.val_list = v; }},
+          {"--run", [&](auto v) { o.run_dir = v; }},
+          {"--device", [&](auto v) { o.device = v; }},
+          {"--threads", [&](auto v) { o.threads = std::stoi(v); }},
+          {"-j", [&](auto v) { o.threads = std::stoi(v); }},
+          {"--batch", [&](auto v) { o.batch = std::stoi(v); }},
+          {"--crop", [&](auto v) { o.crop = std::stoi(v); }},
+          {"--val-crop", [&](auto v) { o.val_crop = std::stoi(v); }},
+          {"--lr", [&](auto v) { o.lr = std::stod(v); }},
+          {"--warmup", [&](auto v) { o.warmup_steps = std::stoi(v); }},
+          {"--clip", [&](auto v) { o.clip = std::stod(v); }},
+          {"--minutes", [&](auto v) { o.minutes = std::stod(v); }},
+          {"--steps", [&](auto v) { o.max_steps = std::stoll(v); }},
+          {"--checkpoint-minutes", [&](auto v) { o.checkpoint_minutes = std::stod(v); }},
+          {"--eval-minutes", [&](auto v) { o.eval_minutes = std::stod(v); }},
+          {"--patience", [&](auto v) { o.patience = std::stoi(v); }},
+          {"--log-every", [&](auto v) { o.log_every = std::stoi(v); }},
+          {"--seed", [&](auto v) { o.seed = std::stoull(v); }},
+      };
+      if (int rc = parse(argc, argv, 2, f)) return rc;
+      if (o.train_list.empty() || o.val_list.empty()) {
+        std::cerr << "error: codec: --train and --val are required (see data_scripts/)\n";
+        return 1;
+      }
+      if (o.crop % 64 || o.val_crop % 64 || o.batch < 1 || o.threads < 1) {
+        std::cerr << "error: codec: crops must be multiples of 64, batch and threads >= 1\n";
+        return 1;
+      }
+      if (o.device != "cpu" && o.device != "cuda") {
+        std::cerr << "error: --device: expected cpu or cuda\n";
+        return 1;
+      }
+      return lucid::train::train_codec(o);
+    }
+    if (cmd == "export-codec") {
+      lucid::train::CodecExportOptions o;
+      bool fp32 = false;
+      std::map<std::string, Setter> f = {
+          {"--run", [&](auto v) { o.run_dir = v; }},
+          {"--which", [&](auto v) { o.which = v; }},
+          {"--out", [&](auto v) { o.out = v; }},
+          {"--model-id", [&](auto v) { o.model_id = v; }},
+          {"--fp32", [&](auto v) { fp32 = (v == "1" || v == "yes"); }},
+      };
+      if (int rc = parse(argc, argv, 2, f)) return rc;
+      if (o.out.empty()) {
+        std::cerr << "error: export-codec: --out is required\n";
+        return 1;
+      }
+      o.fp16 = !fp32;
+      return lucid::train::export_codec(o);
+    }
+    std::cerr << "error: " << cmd << ": unknown command\n" << kUsage;
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << cmd << ": " << e.what() << "\n";
+    return 3;
+  }
+}

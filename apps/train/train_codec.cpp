@@ -1,0 +1,256 @@
+// lucid-train codec: trains the FAT codec with a variable-rate RD loss
+// (lambda * 255^2 * MSE + bpp, lambda sampled per image), with resume.
+#include "train_codec.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "lucid/entropy/cdf.h"
+#include "lucid/models/fat_codec.h"
+#include "lucid/models/weights.h"
+#include "train_common.h"
+
+namespace fs = std::filesystem;
+
+namespace lucid::train {
+
+namespace {
+
+struct ValResult {
+  double loss = 0;
+  std::vector<double> bpp, psnr;  // per evaluated quality
+};
+
+const std::vector<double> kValQualities = {0.0, 0.5, 1.0};
+
+ValResult validate(models::FatCodec& model, const std::vector<Photo>& val, int crop,
+                   torch::Device dev) {
+  torch::NoGradGuard ng;
+  model->eval();
+  ValResult r;
+  r.bpp.assign(kValQualities.size(), 0.0);
+  r.psnr.assign(kValQualities.size(), 0.0);
+  for (size_t qi = 0; qi < kValQualities.size(); ++qi) {
+    const double lambda = model->config().lambda_for(kValQualities[qi]);
+    for (const auto& p : val) {
+      torch::Tensor x = center_crop(p, crop).unsqueeze(0).to(dev);
+      torch::Tensor q = torch::full({1}, kValQualities[qi], x.options());
+      auto out = model->forward_train(x, q, /*use_noise=*/false);
+      const double mse = torch::mse_loss(out.x_hat.clamp(0, 1), x).item<double>();
+      const double bpp = ((out.bits_y + out.bits_z).item<double>()) / (crop * crop);
+      r.bpp[qi] += bpp / val.size();
+      r.psnr[qi] += 10 * std::log10(1.0 / std::max(mse, 1e-10)) / val.size();
+      r.loss += (lambda * 255 * 255 * mse + bpp) / (val.size() * kValQualities.size());
+    }
+  }
+  model->train();
+  return r;
+}
+
+std::string fmt(double v, int prec = 5) {
+  std::ostringstream s;
+  s.precision(prec);
+  s << v;
+  return s.str();
+}
+
+}  // namespace
+
+int train_codec(const CodecTrainOptions& o) {
+  torch::set_num_threads(o.threads);
+  torch::Device dev(o.device == "cuda" ? torch::kCUDA : torch::kCPU);
+  if (dev.is_cuda() && !torch::cuda::is_available()) {
+    std::cerr << "error: --device cuda: this LibTorch build has no usable CUDA device\n";
+    return 6;
+  }
+  models::FatConfig cfg = models::FatConfig::by_name(o.config);
+  models::FatCodec model(cfg);
+  model->to(dev);
+
+  std::vector<torch::Tensor> main_params, aux_params;
+  for (auto& p : model->named_parameters(true))
+    (p.key().find("quantiles") != std::string::npos ? aux_params : main_params)
+        .push_back(p.value());
+  torch::optim::Adam opt(main_params, torch::optim::AdamOptions(o.lr));
+  torch::optim::Adam aux_opt(aux_params, torch::optim::AdamOptions(1e-3));
+
+  std::mt19937_64 rng(o.seed);
+  int64_t step = 0;
+  double wall = 0, best_val = 1e30, lr = o.lr;
+  int bad_evals = 0;
+  StateMap prior_state;
+  if (checkpoint_exists(o.run_dir, "last")) {
+    prior_state = load_checkpoint(o.run_dir, "last", *model, {&opt, &aux_opt}, dev);
+    if (prior_state.at("config") != cfg.serialize()) {
+      std::cerr << "error: " << o.run_dir << ": checkpoint was trained with config '"
+                << prior_state.at("config") << "', not '" << o.config << "'\n";
+      return 2;
+    }
+    step = std::stoll(prior_state.at("step"));
+    wall = std::stod(prior_state.at("wall_seconds"));
+    best_val = std::stod(prior_state.at("best_val"));
+    lr = std::stod(prior_state.at("lr"));
+    bad_evals = std::stoi(prior_state.at("bad_evals"));
+    rng_from_string(rng, prior_state.at("rng"));
+    std::cerr << "resumed " << o.run_dir << " at step " << step << " (" << fmt(wall / 3600, 3)
+              << " h trained, lr " << lr << ")\n";
+  }
+  set_lr(opt, lr);
+
+  auto train = load_photo_list(o.train_list, o.crop);
+  auto val = load_photo_list(o.val_list, o.val_crop);
+  const std::string fingerprint = dataset_fingerprint(train);
+  std::cerr << "train images: " << train.size() << ", val images: " << val.size()
+            << ", dataset " << fingerprint << "\n";
+  if (!prior_state.empty() && prior_state.count("dataset") &&
+      prior_state.at("dataset") != fingerprint)
+    std::cerr << "note: the training set changed since the last checkpoint\n";
+
+  fs::create_directories(o.run_dir);
+  CsvLog log(o.run_dir + "/train.csv",
+             "kind,step,wall_s,lr,loss,bpp,psnr,aux,val_loss,bpp_q0,psnr_q0,bpp_q50,psnr_q50,"
+             "bpp_q100,psnr_q100");
+
+  auto make_state = [&](double val_loss) {
+    return StateMap{{"config", cfg.serialize()},     {"step", std::to_string(step)},
+                    {"wall_seconds", fmt(wall, 12)}, {"best_val", fmt(best_val, 12)},
+                    {"lr", fmt(lr, 12)},             {"bad_evals", std::to_string(bad_evals)},
+                    {"rng", rng_to_string(rng)},     {"dataset", fingerprint},
+                    {"device", device_description(dev, o.threads)},
+                    {"val_loss", fmt(val_loss, 8)},  {"updated", now_iso8601()}};
+  };
+
+  const auto t_start = std::chrono::steady_clock::now();
+  auto last_ckpt = t_start, last_eval = t_start;
+  double acc_loss = 0, acc_bpp = 0, acc_psnr = 0, acc_aux = 0;
+  int acc_n = 0;
+  const double wall0 = wall;
+  model->train();
+  while (true) {
+    const double session = seconds_since(t_start);
+    if ((o.minutes > 0 && session >= o.minutes * 60) || (o.max_steps > 0 && step >= o.max_steps))
+      break;
+    // Per-step seed: the noise of step s is the same whether or not training was resumed.
+    torch::manual_seed(o.seed * 1000003ULL + static_cast<uint64_t>(step));
+    std::vector<torch::Tensor> crops;
+    std::vector<float> qs;
+    std::uniform_real_distribution<float> uq(0.0f, 1.0f);
+    for (int b = 0; b < o.batch; ++b) {
+      crops.push_back(random_crop(train, o.crop, rng));
+      qs.push_back(uq(rng));
+    }
+    torch::Tensor x = torch::stack(crops).to(dev);
+    torch::Tensor q = torch::tensor(qs).to(dev);
+    torch::Tensor lambda =
+        torch::exp(std::log(cfg.lambda_min) + q * (std::log(cfg.lambda_max) - std::log(cfg.lambda_min)));
+    if (o.warmup_steps > 0 && step < o.warmup_steps)
+      set_lr(opt, lr * (step + 1) / o.warmup_steps);
+    else
+      set_lr(opt, lr);
+
+    auto out = model->forward_train(x, q);
+    torch::Tensor mse = (out.x_hat - x).pow(2).flatten(1).mean(1);
+    const double pixels = static_cast<double>(x.size(2) * x.size(3));
+    torch::Tensor bpp = (out.bits_y + out.bits_z) / pixels;
+    torch::Tensor loss = (lambda * 255 * 255 * mse + bpp).mean();
+    opt.zero_grad();
+    loss.backward();
+    torch::nn::utils::clip_grad_norm_(main_params, o.clip);
+    opt.step();
+    aux_opt.zero_grad();
+    torch::Tensor aux = model->aux_loss();
+    aux.backward();
+    aux_opt.step();
+    ++step;
+
+    acc_loss += loss.item<double>();
+    acc_bpp += bpp.mean().item<double>();
+    acc_psnr += (10 * torch::log10(1.0 / mse.clamp_min(1e-10))).mean().item<double>();
+    acc_aux += aux.item<double>();
+    ++acc_n;
+    wall = wall0 + seconds_since(t_start);
+    if (step % o.log_every == 0) {
+      log.row("train," + std::to_string(step) + "," + fmt(wall, 8) + "," + fmt(lr) + "," +
+              fmt(acc_loss / acc_n) + "," + fmt(acc_bpp / acc_n) + "," + fmt(acc_psnr / acc_n) +
+              "," + fmt(acc_aux / acc_n) + ",,,,,,,");
+      std::cerr << "step " << step << "  loss " << fmt(acc_loss / acc_n) << "  bpp "
+                << fmt(acc_bpp / acc_n, 4) << "  psnr " << fmt(acc_psnr / acc_n, 4) << "  aux "
+                << fmt(acc_aux / acc_n, 4) << "  " << fmt(seconds_since(t_start) / (step - (prior_state.empty() ? 0 : std::stoll(prior_state.at("step")))), 3)
+                << " s/step\n";
+      acc_loss = acc_bpp = acc_psnr = acc_aux = 0;
+      acc_n = 0;
+    }
+    if (seconds_since(last_eval) >= o.eval_minutes * 60) {
+      last_eval = std::chrono::steady_clock::now();
+      ValResult v = validate(model, val, o.val_crop, dev);
+      std::ostringstream row;
+      row << "val," << step << "," << fmt(wall, 8) << "," << fmt(lr) << ",,,,," << fmt(v.loss);
+      for (size_t i = 0; i < v.bpp.size(); ++i) row << "," << fmt(v.bpp[i]) << "," << fmt(v.psnr[i]);
+      log.row(row.str());
+      std::cerr << "val step " << step << "  loss " << fmt(v.loss) << "  bpp/psnr";
+      for (size_t i = 0; i < v.bpp.size(); ++i)
+        std::cerr << "  " << fmt(v.bpp[i], 3) << "/" << fmt(v.psnr[i], 4);
+      std::cerr << "\n";
+      if (v.loss < best_val) {
+        best_val = v.loss;
+        bad_evals = 0;
+        save_checkpoint(o.run_dir, "best", *model, {&opt, &aux_opt}, make_state(v.loss));
+      } else if (++bad_evals >= o.patience) {
+        lr = std::max(lr * 0.5, 1e-6);  // plateau: halve the learning rate
+        bad_evals = 0;
+        std::cerr << "validation plateau: lr -> " << lr << "\n";
+      }
+    }
+    if (seconds_since(last_ckpt) >= o.checkpoint_minutes * 60) {
+      last_ckpt = std::chrono::steady_clock::now();
+      save_checkpoint(o.run_dir, "last", *model, {&opt, &aux_opt}, make_state(0));
+    }
+  }
+  save_checkpoint(o.run_dir, "last", *model, {&opt, &aux_opt}, make_state(0));
+  std::cerr << "stopped at step " << step << " (" << fmt(wall / 3600, 3) << " h in total)\n";
+  return 0;
+}
+
+int export_codec(const CodecExportOptions& o) {
+  torch::set_num_threads(2);
+  StateMap state = read_state(o.run_dir + "/" + o.which + ".state");
+  models::FatConfig cfg = models::FatConfig::parse(state.at("config"));
+  models::FatCodec model(cfg);
+  load_checkpoint(o.run_dir, o.which, *model, {}, torch::kCPU);
+  model->eval();
+
+  models::WeightFile w;
+  w.meta["arch"] = "fat";
+  w.meta["model_id"] = o.model_id;
+  w.meta["config"] = cfg.serialize();
+  for (const char* k : {"step", "wall_seconds", "dataset", "device", "val_loss", "updated"})
+    if (state.count(k)) w.meta[std::string("train.") + k] = state.at(k);
+  models::export_module(*model, w);
+
+  // Freeze the factorized prior into integer CDF tables so every decoder uses the same bits.
+  auto tables = model->prior()->tabulate();
+  const int C = static_cast<int>(tables.pmfs.size());
+  size_t max_len = 0;
+  for (const auto& p : tables.pmfs) max_len = std::max(max_len, p.size() + 1);
+  torch::Tensor cdf = torch::zeros({C, static_cast<int64_t>(max_len)}, torch::kInt32);
+  torch::Tensor len = torch::zeros({C}, torch::kInt32), off = torch::zeros({C}, torch::kInt32);
+  for (int c = 0; c < C; ++c) {
+    auto q = entropy::quantize_pmf(tables.pmfs[c]);
+    for (size_t i = 0; i < q.size(); ++i) cdf[c][i] = static_cast<int32_t>(q[i]);
+    len[c] = static_cast<int32_t>(q.size());
+    off[c] = tables.offsets[c];
+  }
+  w.tensors.emplace_back("entropy.z_cdf", cdf);
+  w.tensors.emplace_back("entropy.z_cdf_len", len);
+  w.tensors.emplace_back("entropy.z_offset", off);
+  models::save_weights(o.out, w, o.fp16);
+  std::cerr << "wrote " << o.out << " (" << fs::file_size(o.out) << " bytes, step "
+            << state.at("step") << ")\n";
+  return 0;
+}
+
+}  // namespace lucid::train

@@ -1,0 +1,39 @@
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace lucid::train {
+
+struct CodecTrainOptions {
+  std::string config = "small";
+  std::string train_list, val_list;
+  std::string run_dir = "runs/codec-small";
+  std::string device = "cpu";
+  int threads = 2;
+  int batch = 8;
+  int crop = 256;
+  int val_crop = 256;
+  double lr = 2e-4;
+  double clip = 1.0;
+  int warmup_steps = 200;
+  double minutes = 0;     // 0: no time limit
+  int64_t max_steps = 0;  // 0: no step limit
+  double checkpoint_minutes = 5;
+  double eval_minutes = 10;
+  int patience = 4;
+  int log_every = 10;
+  uint64_t seed = 1;
+};
+
+struct CodecExportOptions {
+  std::string run_dir = "runs/codec-small";
+  std::string which = "best";
+  std::string out;
+  std::string model_id = "fat-small";
+  bool fp16 = true;
+};
+
+int train_codec(const CodecTrainOptions& o);
+int export_codec(const CodecExportOptions& o);
+
+}  // namespace lucid::train

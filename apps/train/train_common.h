@@ -1,0 +1,68 @@
+// Shared training infrastructure for lucid-train: photo dataset in memory, random crops,
+// checkpoint/resume (model + optimizer + trainer state, written atomically), CSV logging and
+// the ledger that ships beside the weights.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace lucid::train {
+
+struct Photo {
+  std::string path;
+  torch::Tensor rgb;  // uint8 [3, H, W]
+};
+
+// Reads a list file (one image path per line; relative paths are taken relative to the list's
+// folder). Throws std::runtime_error with the offending path.
+std::vector<Photo> load_photo_list(const std::string& list_path, int min_side);
+// SHA-like content fingerprint of the dataset (FNV-1a over file bytes, in list order), hex.
+std::string dataset_fingerprint(const std::vector<Photo>& photos);
+
+// Random crop (and horizontal flip) of `size` x `size` from a random photo, as float [3,s,s]
+// in [0, 1].
+torch::Tensor random_crop(const std::vector<Photo>& photos, int size, std::mt19937_64& rng);
+// Deterministic centre crop.
+torch::Tensor center_crop(const Photo& p, int size);
+
+// Key/value trainer state persisted with each checkpoint.
+using StateMap = std::map<std::string, std::string>;
+void write_state(const std::string& path, const StateMap& s);
+StateMap read_state(const std::string& path);
+
+// Saves `module` and `optimizers` under dir/name.{model,opt<i>}.pt and dir/name.state
+// atomically (temp files then rename).
+void save_checkpoint(const std::string& dir, const std::string& name, torch::nn::Module& module,
+                     std::vector<torch::optim::Optimizer*> optimizers, const StateMap& state);
+bool checkpoint_exists(const std::string& dir, const std::string& name);
+StateMap load_checkpoint(const std::string& dir, const std::string& name,
+                         torch::nn::Module& module,
+                         std::vector<torch::optim::Optimizer*> optimizers,
+                         torch::Device device);
+
+std::string rng_to_string(const std::mt19937_64& rng);
+void rng_from_string(std::mt19937_64& rng, const std::string& s);
+
+class CsvLog {
+ public:
+  CsvLog(const std::string& path, const std::string& header);
+  void row(const std::string& line);
+
+ private:
+  std::ofstream out_;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t0);
+std::string now_iso8601();
+std::string device_description(torch::Device d, int threads);
+
+void set_lr(torch::optim::Adam& opt, double lr);
+
+}  // namespace lucid::train

@@ -1,0 +1,143 @@
+/* Lucid: learned image compression and restoration. C API.
+ *
+ * The shortest working program (error handling abbreviated):
+ *
+ *   #include <lucid/lucid.h>
+ *   lucid_context* ctx = NULL;
+ *   if (lucid_context_create(NULL, LUCID_MODEL_CODEC, &ctx) != LUCID_OK) return 1;
+ *   uint8_t* bytes = NULL; size_t size = 0;
+ *   lucid_status s = lucid_encode_image(ctx, rgb, width, height, width * 3, 75.0f,
+ *                                       &bytes, &size);
+ *   if (s != LUCID_OK) fprintf(stderr, "%s\n", lucid_last_error(ctx));
+ *   uint8_t* pixels = NULL; uint32_t w = 0, h = 0;
+ *   s = lucid_decode_image(ctx, bytes, size, &pixels, &w, &h);
+ *   lucid_free(bytes); lucid_free(pixels);
+ *   lucid_context_destroy(ctx);
+ *
+ * Conventions: every function returns a lucid_status; on failure the context's
+ * lucid_last_error() explains why. No C++ exception and no abort() crosses this API. Memory
+ * that Lucid returns is released with lucid_free(). Images are 8-bit RGB, interleaved, rows
+ * `stride` bytes apart. A context holds loaded weights; use one context per thread (contexts
+ * are independent; LibTorch's thread count is process-wide, so set LUCID_OPT_THREADS to the
+ * same value on contexts used concurrently).
+ */
+#ifndef LUCID_LUCID_H_
+#define LUCID_LUCID_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define LUCID_API __attribute__((visibility("default")))
+#else
+#define LUCID_API
+#endif
+
+/* Stable and append-only: values never change meaning. */
+typedef enum lucid_status {
+  LUCID_OK = 0,
+  LUCID_ERROR_INVALID_ARGUMENT = 1, /* NULL pointer, bad size, quality out of range, ... */
+  LUCID_ERROR_OUT_OF_MEMORY = 2,
+  LUCID_ERROR_LIMIT_EXCEEDED = 3,   /* image larger than the context's limits */
+  LUCID_ERROR_MODEL = 4,            /* weight file missing, corrupt or of the wrong kind */
+  LUCID_ERROR_MODEL_MISMATCH = 5,   /* stream made with other weights than the context's */
+  LUCID_ERROR_BAD_STREAM = 6,       /* not a .lucid stream, bad magic, bad fields */
+  LUCID_ERROR_UNSUPPORTED_VERSION = 7,
+  LUCID_ERROR_TRUNCATED = 8,
+  LUCID_ERROR_CORRUPT = 9,          /* CRC mismatch, entropy decoding failure */
+  LUCID_ERROR_CHECKSUM_MISMATCH = 10, /* decoded latents differ from the encoder's */
+  LUCID_ERROR_ABORTED = 11,         /* the progress callback asked to stop */
+  LUCID_ERROR_DEVICE = 12,          /* requested device unavailable */
+  LUCID_ERROR_BAD_IMAGE = 13,       /* input image (e.g. JPEG) unreadable or unsupported */
+  LUCID_ERROR_INTERNAL = 14
+} lucid_status;
+
+typedef enum lucid_model_kind {
+  LUCID_MODEL_CODEC = 1,   /* learned image codec (encode/decode) */
+  LUCID_MODEL_RESTORE = 2  /* JPEG artifact removal */
+} lucid_model_kind;
+
+/* Options, set with lucid_context_set_option(). Range and default in each comment. */
+typedef enum lucid_option {
+  LUCID_OPT_THREADS = 1,    /* intra-op CPU threads, 1..256; default 2 */
+  LUCID_OPT_MAX_PIXELS = 2, /* largest accepted width*height, 1..2^28; default 2^28 */
+  LUCID_OPT_TILE = 3        /* tile side in pixels for large images, 256..4096; default 1024 */
+} lucid_option;
+
+typedef struct lucid_context lucid_context;
+
+/* Called with done/total work units; return non-zero to abort (LUCID_ERROR_ABORTED). */
+typedef int (*lucid_progress_fn)(void* user_data, uint64_t done, uint64_t total);
+
+LUCID_API const char* lucid_version(void);
+/* Build details: Lucid version, LibTorch version, devices. */
+LUCID_API const char* lucid_build_info(void);
+LUCID_API const char* lucid_status_str(lucid_status status);
+
+/* Loads weights. `weights_path` NULL selects the default model of `kind` (from the
+ * LUCID_MODEL_DIR environment variable, else the installed model folder). */
+LUCID_API lucid_status lucid_context_create(const char* weights_path, lucid_model_kind kind,
+                                            lucid_context** out);
+LUCID_API void lucid_context_destroy(lucid_context* ctx); /* NULL-safe */
+/* The last error message of this context ("" if none). Valid until the next call on ctx.
+ * With a NULL ctx (creation failed), the message of the last failed lucid_context_create on
+ * this thread. */
+LUCID_API const char* lucid_last_error(const lucid_context* ctx);
+LUCID_API lucid_status lucid_context_set_option(lucid_context* ctx, lucid_option option,
+                                                int64_t value);
+LUCID_API lucid_status lucid_context_set_progress(lucid_context* ctx, lucid_progress_fn fn,
+                                                  void* user_data);
+/* Stable model id (e.g. "fat-small") of the loaded weights. */
+LUCID_API const char* lucid_context_model_id(const lucid_context* ctx);
+
+/* ---- Learned image codec --------------------------------------------------------------- */
+
+/* Encodes an RGB image at `quality` in [1, 100] (continuous; higher = more bits). */
+LUCID_API lucid_status lucid_encode_image(lucid_context* ctx, const uint8_t* rgb, uint32_t width,
+                                          uint32_t height, size_t stride, float quality,
+                                          uint8_t** out, size_t* out_size);
+/* Encodes at the highest quality whose stream fits in `max_bytes` (header included), found by
+ * bisection; `quality_out` (may be NULL) receives that quality in [1, 100]. Fails with
+ * LUCID_ERROR_INVALID_ARGUMENT if even quality 1 does not fit. */
+LUCID_API lucid_status lucid_encode_image_to_size(lucid_context* ctx, const uint8_t* rgb,
+                                                  uint32_t width, uint32_t height, size_t stride,
+                                                  size_t max_bytes, uint8_t** out,
+                                                  size_t* out_size, float* quality_out);
+/* Decodes a .lucid stream into a newly allocated RGB buffer (stride = width * 3). */
+LUCID_API lucid_status lucid_decode_image(lucid_context* ctx, const uint8_t* data, size_t size,
+                                          uint8_t** rgb, uint32_t* width, uint32_t* height);
+
+typedef struct lucid_stream_info {
+  uint32_t width;
+  uint32_t height;
+  float quality;      /* 1..100 */
+  char model_id[65];  /* NUL-terminated */
+  uint8_t weight_hash[8];
+} lucid_stream_info;
+/* Parses and validates a stream's header and chunk table without decoding it. */
+LUCID_API lucid_status lucid_stream_get_info(const uint8_t* data, size_t size,
+                                             lucid_stream_info* info);
+
+/* ---- JPEG artifact removal ------------------------------------------------------------- */
+
+/* Restores a JPEG file's image (bytes in, RGB out). The quality factor is read from the
+ * file's quantization tables. */
+LUCID_API lucid_status lucid_restore_jpeg(lucid_context* ctx, const uint8_t* jpeg, size_t size,
+                                          uint8_t** rgb, uint32_t* width, uint32_t* height);
+/* Restores decoded RGB pixels of a JPEG-compressed image. `known_qf` in [1, 100], or 0 to let
+ * the model estimate it. Output stride = width * 3. */
+LUCID_API lucid_status lucid_restore_rgb(lucid_context* ctx, const uint8_t* rgb, uint32_t width,
+                                         uint32_t height, size_t stride, int known_qf,
+                                         uint8_t** out);
+
+LUCID_API void lucid_free(void* p); /* NULL-safe */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LUCID_LUCID_H_ */

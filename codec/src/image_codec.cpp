@@ -1,0 +1,440 @@
+#include "image_codec.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include "lucid/entropy/cdf.h"
+#include "lucid/entropy/container.h"
+#include "lucid/entropy/crc32.h"
+#include "lucid/entropy/rans.h"
+#include "lucid/models/fat_codec.h"
+#include "lucid/models/weights.h"
+
+namespace lucid::codec {
+
+namespace {
+
+// Means and LRP corrections are rounded to multiples of 1/64: the refined latents are then exact
+// binary fractions, identical bits on both sides, and a checksum over them covers everything
+// that reaches the synthesis transform.
+constexpr double kLatentGrid = 64.0;
+constexpr int kStride = 64;  // total downsampling of the hyper-latent
+
+lucid_status status_for(entropy::ParseStatus s) {
+  switch (s) {
+    case entropy::ParseStatus::kOk: return LUCID_OK;
+    case entropy::ParseStatus::kUnsupportedVersion: return LUCID_ERROR_UNSUPPORTED_VERSION;
+    case entropy::ParseStatus::kTruncated: return LUCID_ERROR_TRUNCATED;
+    case entropy::ParseStatus::kHeaderCrcMismatch:
+    case entropy::ParseStatus::kChunkCrcMismatch:
+    case entropy::ParseStatus::kInconsistentLength: return LUCID_ERROR_CORRUPT;
+    default: return LUCID_ERROR_BAD_STREAM;
+  }
+}
+
+// Sets LibTorch's intra-op thread count for a scope.
+class ThreadScope {
+ public:
+  explicit ThreadScope(int n) : saved_(torch::get_num_threads()) { torch::set_num_threads(n); }
+  ~ThreadScope() { torch::set_num_threads(saved_); }
+
+ private:
+  int saved_;
+};
+
+// Runs fn over x [1, C, H, W] tile by tile (core tiles of tile - 2*margin plus a margin of
+// context each side) when x is larger than one tile; the output is scaled by num/den in each
+// spatial dimension. H, W, tile and margin must be multiples of den.
+torch::Tensor tiled_apply(const std::function<torch::Tensor(const torch::Tensor&)>& fn,
+                          const torch::Tensor& x, int64_t tile, int64_t margin, int64_t num,
+                          int64_t den) {
+  const int64_t H = x.size(2), W = x.size(3);
+  if (H <= tile && W <= tile) return fn(x);
+  const int64_t core = tile - 2 * margin;
+  torch::Tensor out;
+  for (int64_t y0 = 0; y0 < H; y0 += core) {
+    for (int64_t x0 = 0; x0 < W; x0 += core) {
+      const int64_t y1 = std::min(H, y0 + core), x1 = std::min(W, x0 + core);
+      const int64_t ey0 = std::max<int64_t>(0, y0 - margin), ey1 = std::min(H, y1 + margin);
+      const int64_t ex0 = std::max<int64_t>(0, x0 - margin), ex1 = std::min(W, x1 + margin);
+      torch::Tensor part = fn(x.slice(2, ey0, ey1).slice(3, ex0, ex1));
+      if (!out.defined())
+        out = torch::empty({1, part.size(1), H * num / den, W * num / den}, part.options());
+      out.slice(2, y0 * num / den, y1 * num / den)
+          .slice(3, x0 * num / den, x1 * num / den)
+          .copy_(part.slice(2, (y0 - ey0) * num / den, (y1 - ey0) * num / den)
+                     .slice(3, (x0 - ex0) * num / den, (x1 - ex0) * num / den));
+    }
+  }
+  return out;
+}
+
+void append_u32(std::vector<uint8_t>& v, uint32_t x) {
+  for (int i = 0; i < 4; ++i) v.push_back(static_cast<uint8_t>(x >> (8 * i)));
+}
+
+}  // namespace
+
+struct ImageCodec::Impl {
+  models::FatConfig cfg;
+  mutable models::FatCodec model{nullptr};  // forward() is non-const in LibTorch
+  std::string model_id;
+  std::array<uint8_t, 8> hash{};
+  entropy::CdfSet cdfs;
+  std::vector<double> scales;
+  int z_base = 0;
+  torch::Tensor z_median;  // [Nz]
+
+  // Per-slice entropy parameters, computed identically by encoder and decoder.
+  struct SliceParams {
+    torch::Tensor mean;            // [1, S, h, w], on the 1/64 grid
+    std::vector<int32_t> indexes;  // scale-table index per element (channel-major)
+  };
+  SliceParams slice_params(models::ChannelTransformerImpl::State& st) const {
+    auto [mean, scale] = model->tca()->predict(st);
+    SliceParams p;
+    p.mean = (torch::round(mean * kLatentGrid) / kLatentGrid).contiguous();
+    torch::Tensor sc = scale.contiguous();
+    const float* s = sc.data_ptr<float>();
+    p.indexes.resize(static_cast<size_t>(sc.numel()));
+    for (size_t i = 0; i < p.indexes.size(); ++i)
+      p.indexes[i] = entropy::scale_to_index(scales, s[i]);
+    return p;
+  }
+
+  // Refines a decoded slice (symbols + mean + LRP) and folds it into the checksum.
+  torch::Tensor commit_slice(models::ChannelTransformerImpl::State& st, const torch::Tensor& sym,
+                             const torch::Tensor& mean, uint32_t& crc) const {
+    torch::Tensor refined = model->tca()->commit(st, sym + mean, kLatentGrid).contiguous();
+    torch::Tensor fixed = torch::round(refined * kLatentGrid).to(torch::kInt32).contiguous();
+    crc = entropy::crc32(reinterpret_cast<const uint8_t*>(fixed.data_ptr<int32_t>()),
+                         static_cast<size_t>(fixed.numel()) * 4, crc);
+    return refined;
+  }
+
+  torch::Tensor hyper_context(const torch::Tensor& z_sym) const {
+    return model->hyper_synthesis(z_sym + z_median.view({1, -1, 1, 1}));
+  }
+};
+
+ImageCodec::ImageCodec(const std::string& path) : impl_(std::make_unique<Impl>()) {
+  try {
+    models::WeightFile w = models::load_weights(path);
+    if (w.get("arch") != "fat")
+      throw CodecError(LUCID_ERROR_MODEL, path + ": not an image codec model (arch '" +
+                                              w.get("arch") + "')");
+    impl_->cfg = models::FatConfig::parse(w.get("config"));
+    impl_->model = models::FatCodec(impl_->cfg);
+    models::import_module(*impl_->model, w);
+    impl_->model->eval();
+    impl_->model_id = w.get("model_id");
+    impl_->hash = w.hash;
+    impl_->z_median = impl_->model->prior()->medians().detach().clone();
+
+    impl_->scales = entropy::make_scale_table();
+    entropy::add_gaussian_tables(impl_->cdfs, impl_->scales);
+    impl_->z_base = static_cast<int>(impl_->cdfs.size());
+    const torch::Tensor* cdf = w.find("entropy.z_cdf");
+    const torch::Tensor* len = w.find("entropy.z_cdf_len");
+    const torch::Tensor* off = w.find("entropy.z_offset");
+    if (!cdf || !len || !off || cdf->size(0) != impl_->cfg.Nz)
+      throw CodecError(LUCID_ERROR_MODEL, path + ": missing or malformed hyper-latent tables");
+    for (int c = 0; c < impl_->cfg.Nz; ++c) {
+      const int n = len->data_ptr<int32_t>()[c];
+      if (n < 3 || n > cdf->size(1))
+        throw CodecError(LUCID_ERROR_MODEL, path + ": malformed hyper-latent table");
+      const int32_t* row = cdf->data_ptr<int32_t>() + c * cdf->size(1);
+      impl_->cdfs.add(std::vector<uint32_t>(row, row + n), off->data_ptr<int32_t>()[c]);
+    }
+  } catch (const CodecError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw CodecError(LUCID_ERROR_MODEL, e.what());
+  }
+}
+
+ImageCodec::~ImageCodec() = default;
+
+const std::string& ImageCodec::model_id() const { return impl_->model_id; }
+
+namespace {
+void check_image_args(const uint8_t* rgb, uint32_t width, uint32_t height, size_t stride,
+                      const RunOptions& opts) {
+  if (!rgb || width == 0 || height == 0 || stride < size_t{width} * 3)
+    throw CodecError(LUCID_ERROR_INVALID_ARGUMENT, "image is empty or stride is too small");
+  if (width > entropy::kMaxSide || height > entropy::kMaxSide ||
+      uint64_t{width} * height > std::min<uint64_t>(opts.max_pixels, entropy::kMaxPixels))
+    throw CodecError(LUCID_ERROR_LIMIT_EXCEEDED,
+                     std::to_string(width) + "x" + std::to_string(height) +
+                         " exceeds the size limit");
+}
+}  // namespace
+
+// g_a of the edge-padded image, before the quality gain (shared by every quality tried).
+torch::Tensor ImageCodec::analyze(const uint8_t* rgb, uint32_t width, uint32_t height,
+                                  size_t stride, const RunOptions& opts) const {
+  torch::NoGradGuard ng;
+  torch::Tensor img = torch::empty({int64_t{height}, int64_t{width}, 3}, torch::kUInt8);
+  for (uint32_t y = 0; y < height; ++y)
+    std::memcpy(img.data_ptr<uint8_t>() + size_t{y} * width * 3, rgb + y * stride,
+                size_t{width} * 3);
+  torch::Tensor x = img.permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat).div_(255.0);
+  const int64_t Hp = (height + kStride - 1) / kStride * kStride;
+  const int64_t Wp = (width + kStride - 1) / kStride * kStride;
+  if (Hp != height || Wp != width)
+    x = torch::replication_pad2d(x, {0, Wp - width, 0, Hp - height});
+  ThreadScope ts(opts.threads);
+  const int64_t tile = std::max<int64_t>(256, opts.tile / kStride * kStride);
+  return tiled_apply([&](const torch::Tensor& t) { return impl_->model->analysis(t); }, x, tile,
+                     64, 1, 16);
+}
+
+std::vector<uint8_t> ImageCodec::code(const torch::Tensor& y_base, uint32_t width,
+                                      uint32_t height, double quality01,
+                                      const RunOptions& opts) const {
+  if (!(quality01 >= 0.0 && quality01 <= 1.0))
+    throw CodecError(LUCID_ERROR_INVALID_ARGUMENT, "quality out of range");
+  torch::NoGradGuard ng;
+  const Impl& m = *impl_;
+  const int K = m.cfg.slices, S = m.cfg.slice_channels();
+  const uint64_t total = K + 2;
+  auto tick = [&](uint64_t done) {
+    if (opts.progress && !opts.progress(done, total))
+      throw CodecError(LUCID_ERROR_ABORTED, "aborted by the progress callback");
+  };
+  tick(1);
+  ThreadScope one(1);  // the entropy-parameter path runs single-threaded on both sides
+  torch::Tensor y = y_base * m.model->gain(torch::full({1}, quality01));
+  torch::Tensor z = m.model->hyper_analysis(y);
+  torch::Tensor z_sym = torch::round(z - m.z_median.view({1, -1, 1, 1})).contiguous();
+  entropy::Container c;
+  c.header.model_id = m.model_id;
+  c.header.weight_hash = m.hash;
+  c.header.width = width;
+  c.header.height = height;
+  c.header.quality = static_cast<float>(quality01);
+  uint32_t crc = 0;
+  {
+    entropy::RansEncoder enc(m.cdfs);
+    const float* zs = z_sym.data_ptr<float>();
+    const int64_t per_channel = z_sym.size(2) * z_sym.size(3);
+    std::vector<int32_t> zi(static_cast<size_t>(z_sym.numel()));
+    for (int64_t i = 0; i < z_sym.numel(); ++i) {
+      zi[i] = static_cast<int32_t>(zs[i]);
+      enc.encode(zi[i], m.z_base + static_cast<int>(i / per_channel));
+    }
+    crc = entropy::crc32(reinterpret_cast<const uint8_t*>(zi.data()), zi.size() * 4, crc);
+    c.chunks.push_back({entropy::ChunkKind::kHyperLatent, enc.finish()});
+  }
+
+  auto state = m.model->tca()->begin(m.hyper_context(z_sym));
+  for (int k = 0; k < K; ++k) {
+    auto p = m.slice_params(state);
+    torch::Tensor yk = y.slice(1, k * S, (k + 1) * S);
+    torch::Tensor sym = torch::round(yk - p.mean).contiguous();
+    const float* sv = sym.data_ptr<float>();
+    entropy::RansEncoder enc(m.cdfs);
+    for (size_t i = 0; i < p.indexes.size(); ++i)
+      enc.encode(static_cast<int32_t>(sv[i]), p.indexes[i]);
+    c.chunks.push_back({entropy::ChunkKind::kLatentSlice, enc.finish()});
+    m.commit_slice(state, sym, p.mean, crc);
+    tick(2 + k);
+  }
+  std::vector<uint8_t> sum;
+  append_u32(sum, crc);
+  c.chunks.push_back({entropy::ChunkKind::kLatentChecksum, sum});
+  tick(total);
+  return entropy::serialize(c);
+}
+
+std::vector<uint8_t> ImageCodec::encode(const uint8_t* rgb, uint32_t width, uint32_t height,
+                                        size_t stride, double quality01,
+                                        const RunOptions& opts) const {
+  check_image_args(rgb, width, height, stride, opts);
+  if (!(quality01 >= 0.0 && quality01 <= 1.0))
+    throw CodecError(LUCID_ERROR_INVALID_ARGUMENT, "quality out of range");
+  return code(analyze(rgb, width, height, stride, opts), width, height, quality01, opts);
+}
+
+std::vector<uint8_t> ImageCodec::encode_to_size(const uint8_t* rgb, uint32_t width,
+                                                uint32_t height, size_t stride,
+                                                size_t max_bytes, const RunOptions& opts,
+                                                double* quality_out) const {
+  check_image_args(rgb, width, height, stride, opts);
+  torch::Tensor y = analyze(rgb, width, height, stride, opts);
+  RunOptions quiet = opts;
+  quiet.progress = nullptr;
+  // Bisection on the continuous quality: the rate is monotone in it by construction of the
+  // gain anchors (checked by a test), so ~12 steps reach a 1/4096 quality resolution.
+  std::vector<uint8_t> best = code(y, width, height, 0.0, quiet);
+  double best_q = 0.0;
+  if (best.size() > max_bytes)
+    throw CodecError(LUCID_ERROR_INVALID_ARGUMENT,
+                     "target of " + std::to_string(max_bytes) +
+                         " bytes is below the smallest stream at the lowest quality (" +
+                         std::to_string(best.size()) + " bytes)");
+  double lo = 0.0, hi = 1.0;
+  auto top = code(y, width, height, 1.0, quiet);
+  if (top.size() <= max_bytes) {
+    best = std::move(top);
+    best_q = 1.0;
+  } else {
+    for (int it = 0; it < 12; ++it) {
+      const double mid = 0.5 * (lo + hi);
+      auto s = code(y, width, height, mid, quiet);
+      if (s.size() <= max_bytes) {
+        lo = mid;
+        best = std::move(s);
+        best_q = mid;
+      } else {
+        hi = mid;
+      }
+      if (opts.progress && !opts.progress(it + 1, 12))
+        throw CodecError(LUCID_ERROR_ABORTED, "aborted by the progress callback");
+    }
+  }
+  if (quality_out) *quality_out = best_q;
+  return best;
+}
+
+RgbImage ImageCodec::decode(const uint8_t* data, size_t size, const RunOptions& opts) const {
+  if (!data && size) throw CodecError(LUCID_ERROR_INVALID_ARGUMENT, "NULL stream");
+  entropy::Container c;
+  std::string why;
+  const auto ps = entropy::parse(data, size, &c, &why);
+  if (ps != entropy::ParseStatus::kOk) throw CodecError(status_for(ps), why);
+  const Impl& m = *impl_;
+  if (c.header.model_id != m.model_id)
+    throw CodecError(LUCID_ERROR_MODEL_MISMATCH, "stream was made with model '" +
+                                                     c.header.model_id + "', this is '" +
+                                                     m.model_id + "'");
+  if (c.header.weight_hash != m.hash)
+    throw CodecError(LUCID_ERROR_MODEL_MISMATCH,
+                     "stream was made with other weights of model '" + m.model_id +
+                         "' (weight hash differs)");
+  const uint32_t width = c.header.width, height = c.header.height;
+  if (uint64_t{width} * height > opts.max_pixels)
+    throw CodecError(LUCID_ERROR_LIMIT_EXCEEDED, std::to_string(width) + "x" +
+                                                     std::to_string(height) +
+                                                     " exceeds the size limit");
+  const int K = m.cfg.slices;
+  if (c.chunks.size() != static_cast<size_t>(K) + 2 ||
+      c.chunks[0].kind != entropy::ChunkKind::kHyperLatent ||
+      c.chunks.back().kind != entropy::ChunkKind::kLatentChecksum ||
+      c.chunks.back().data.size() != 4)
+    throw CodecError(LUCID_ERROR_BAD_STREAM, "chunk layout does not match model '" + m.model_id + "'");
+  for (int k = 0; k < K; ++k)
+    if (c.chunks[1 + k].kind != entropy::ChunkKind::kLatentSlice)
+      throw CodecError(LUCID_ERROR_BAD_STREAM, "chunk layout does not match the model");
+  if (!(c.header.quality >= 0.0f && c.header.quality <= 1.0f))
+    throw CodecError(LUCID_ERROR_BAD_STREAM, "quality field out of range");
+
+  torch::NoGradGuard ng;
+  const uint64_t total = K + 2;
+  auto tick = [&](uint64_t done) {
+    if (opts.progress && !opts.progress(done, total))
+      throw CodecError(LUCID_ERROR_ABORTED, "aborted by the progress callback");
+  };
+  auto check = [](entropy::RansDecoder& dec, const char* what) {
+    const auto st = dec.finish();
+    if (st == entropy::DecodeStatus::kTruncated)
+      throw CodecError(LUCID_ERROR_TRUNCATED, std::string(what) + " stream is truncated");
+    if (st != entropy::DecodeStatus::kOk)
+      throw CodecError(LUCID_ERROR_CORRUPT, std::string(what) + " stream is corrupt");
+  };
+
+  const int64_t Hp = (height + kStride - 1) / kStride * kStride;
+  const int64_t Wp = (width + kStride - 1) / kStride * kStride;
+  const int S = m.cfg.slice_channels();
+  torch::Tensor y_hat;
+  uint32_t crc = 0;
+  {
+    ThreadScope one(1);
+    torch::Tensor z_sym = torch::empty({1, m.cfg.Nz, Hp / kStride, Wp / kStride});
+    {
+      entropy::RansDecoder dec(m.cdfs, c.chunks[0].data.data(), c.chunks[0].data.size());
+      float* zs = z_sym.data_ptr<float>();
+      const int64_t per_channel = z_sym.size(2) * z_sym.size(3);
+      std::vector<int32_t> zi(static_cast<size_t>(z_sym.numel()));
+      for (int64_t i = 0; i < z_sym.numel(); ++i) {
+        zi[i] = dec.decode(m.z_base + static_cast<int>(i / per_channel));
+        zs[i] = static_cast<float>(zi[i]);
+      }
+      check(dec, "hyper-latent");
+      crc = entropy::crc32(reinterpret_cast<const uint8_t*>(zi.data()), zi.size() * 4, crc);
+    }
+    auto state = m.model->tca()->begin(m.hyper_context(z_sym));
+    std::vector<torch::Tensor> slices;
+    for (int k = 0; k < K; ++k) {
+      auto p = m.slice_params(state);
+      torch::Tensor sym = torch::empty({1, S, Hp / 16, Wp / 16});
+      float* sv = sym.data_ptr<float>();
+      const auto& chunk = c.chunks[1 + k].data;
+      entropy::RansDecoder dec(m.cdfs, chunk.data(), chunk.size());
+      for (size_t i = 0; i < p.indexes.size(); ++i)
+        sv[i] = static_cast<float>(dec.decode(p.indexes[i]));
+      check(dec, ("latent slice " + std::to_string(k)).c_str());
+      slices.push_back(m.commit_slice(state, sym, p.mean, crc));
+      tick(1 + k);
+    }
+    y_hat = torch::cat(slices, 1);
+  }
+  const auto& cs = c.chunks.back().data;
+  const uint32_t stored = uint32_t{cs[0]} | uint32_t{cs[1]} << 8 | uint32_t{cs[2]} << 16 |
+                          uint32_t{cs[3]} << 24;
+  if (stored != crc)
+    throw CodecError(LUCID_ERROR_CHECKSUM_MISMATCH,
+                     "decoded latents differ from the encoder's (checksum mismatch): the stream "
+                     "was made on a machine whose arithmetic differs from this one, or it is "
+                     "corrupt");
+
+  torch::Tensor x_hat;
+  {
+    ThreadScope ts(opts.threads);
+    torch::Tensor q = torch::full({1}, static_cast<double>(c.header.quality));
+    torch::Tensor yin = y_hat * m.model->inverse_gain(q);
+    const int64_t tile = std::max<int64_t>(16, opts.tile / 16);
+    x_hat = tiled_apply([&](const torch::Tensor& t) { return m.model->synthesis(t); }, yin, tile,
+                        4, 16, 1);
+  }
+  torch::Tensor out = x_hat.slice(2, 0, height)
+                          .slice(3, 0, width)
+                          .clamp(0, 1)
+                          .mul(255)
+                          .round()
+                          .to(torch::kUInt8)
+                          .squeeze(0)
+                          .permute({1, 2, 0})
+                          .contiguous();
+  RgbImage r;
+  r.width = width;
+  r.height = height;
+  r.rgb.assign(out.data_ptr<uint8_t>(), out.data_ptr<uint8_t>() + out.numel());
+  tick(total);
+  return r;
+}
+
+std::string default_weights_path(lucid_model_kind kind) {
+  const char* name = kind == LUCID_MODEL_CODEC ? "fat-small.lucidw" : "codiff-small.lucidw";
+  std::vector<std::string> dirs;
+  if (const char* env = std::getenv("LUCID_MODEL_DIR"); env && *env) dirs.emplace_back(env);
+#ifdef LUCID_DEFAULT_MODEL_DIR
+  dirs.emplace_back(LUCID_DEFAULT_MODEL_DIR);
+#endif
+  std::string tried;
+  for (const auto& d : dirs) {
+    const std::string p = d + "/" + name;
+    if (std::filesystem::exists(p)) return p;
+    tried += (tried.empty() ? "" : ", ") + p;
+  }
+  throw CodecError(LUCID_ERROR_MODEL, std::string("default model ") + name +
+                                          " not found (tried: " + tried +
+                                          "); set LUCID_MODEL_DIR");
+}
+
+}  // namespace lucid::codec

@@ -1,0 +1,74 @@
+// The learned image codec pipeline (internal C++ API behind lucid.h): pad to the model stride,
+// g_a, hyperprior, T-CA slices, entropy coding into the .lucid container; and the reverse.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "lucid/lucid.h"
+
+namespace lucid::codec {
+
+// An error that maps onto one lucid_status.
+class CodecError : public std::runtime_error {
+ public:
+  CodecError(lucid_status status, const std::string& what)
+      : std::runtime_error(what), status_(status) {}
+  lucid_status status() const { return status_; }
+
+ private:
+  lucid_status status_;
+};
+
+struct RunOptions {
+  int threads = 2;
+  uint64_t max_pixels = uint64_t{1} << 28;
+  int tile = 1024;  // pixels; larger images run the transforms tile by tile
+  std::function<bool(uint64_t done, uint64_t total)> progress;  // false = abort
+};
+
+struct RgbImage {
+  uint32_t width = 0, height = 0;
+  std::vector<uint8_t> rgb;  // stride width * 3
+};
+
+class ImageCodec {
+ public:
+  // Loads a .lucidw weight file of architecture "fat"; throws CodecError(LUCID_ERROR_MODEL).
+  explicit ImageCodec(const std::string& weights_path);
+  ~ImageCodec();
+  ImageCodec(const ImageCodec&) = delete;
+  ImageCodec& operator=(const ImageCodec&) = delete;
+
+  const std::string& model_id() const;
+  // quality01 in [0, 1].
+  std::vector<uint8_t> encode(const uint8_t* rgb, uint32_t width, uint32_t height, size_t stride,
+                              double quality01, const RunOptions& opts) const;
+  // The highest quality whose stream fits in max_bytes (bisection over the quality with the
+  // analysis transform run once). Throws LUCID_ERROR_INVALID_ARGUMENT if even the lowest
+  // quality does not fit.
+  std::vector<uint8_t> encode_to_size(const uint8_t* rgb, uint32_t width, uint32_t height,
+                                      size_t stride, size_t max_bytes, const RunOptions& opts,
+                                      double* quality01_out) const;
+  RgbImage decode(const uint8_t* data, size_t size, const RunOptions& opts) const;
+
+ private:
+  at::Tensor analyze(const uint8_t* rgb, uint32_t width, uint32_t height, size_t stride,
+                     const RunOptions& opts) const;
+  std::vector<uint8_t> code(const at::Tensor& y_base, uint32_t width, uint32_t height,
+                            double quality01, const RunOptions& opts) const;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Default weight file for a model kind: $LUCID_MODEL_DIR/<name>, else the build's model
+// folder. Throws CodecError(LUCID_ERROR_MODEL) naming the paths tried.
+std::string default_weights_path(lucid_model_kind kind);
+
+}  // namespace lucid::codec

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Builds Lucid's photo dataset lists reproducibly.
+#   data_scripts/build_dataset.sh [--shared DIR] [--out DIR] [--no-debian]
+# --shared DIR  the shared photo set (default ../shared/data relative to the repo root);
+#               its splits/train.txt and splits/val.txt give the split by source image.
+# --out DIR     where lists, manifest and extracted photos go (default data/photos).
+# Debian wallpaper photos (see data_scripts/debian_photos.txt) are extracted from their
+# packages with apt-get download + dpkg -x and downscaled like the shared set, unless
+# --no-debian. Every image is listed with its SHA-256 in OUT/manifest.tsv.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+shared="$root/../shared/data"
+out="$root/data/photos"
+debian=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --shared) shared="$2"; shift 2 ;;
+    --out) out="$2"; shift 2 ;;
+    --no-debian) debian=0; shift ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "error: build_dataset.sh: unknown option $1" >&2; exit 1 ;;
+  esac
+done
+mkdir -p "$out"
+: > "$out/train.txt"
+: > "$out/val.txt"
+if [ -f "$shared/splits/train.txt" ] && [ -f "$shared/splits/val.txt" ]; then
+  shared="$(cd "$shared" && pwd)"
+  for s in train val; do
+    while IFS= read -r rel; do
+      [ -n "$rel" ] && echo "$shared/$rel" >> "$out/$s.txt"
+    done < "$shared/splits/$s.txt"
+  done
+else
+  echo "note: shared photo set not found at '$shared' (pass --shared DIR); using only Debian photos" >&2
+fi
+if [ "$debian" = 1 ] && [ -x "$here/debian_photos.sh" ]; then
+  "$here/debian_photos.sh" "$out/debian" "$out"
+fi
+if [ ! -s "$out/train.txt" ]; then
+  echo "error: build_dataset.sh: no training photos (no shared set and no Debian photos)" >&2
+  exit 1
+fi
+{
+  printf 'split\tsha256\tpath\n'
+  for s in train val; do
+    while IFS= read -r f; do
+      printf '%s\t%s\t%s\n' "$s" "$(sha256sum "$f" | cut -d' ' -f1)" "$f"
+    done < "$out/$s.txt"
+  done
+} > "$out/manifest.tsv"
+echo "dataset: $(wc -l < "$out/train.txt") train, $(wc -l < "$out/val.txt") val photos; manifest $out/manifest.tsv" >&2
