@@ -15,7 +15,8 @@ namespace {
 
 const char* kUsage =
     "usage: lucid-train codec --train LIST --val LIST [options]\n"
-    "       lucid-train export-codec --run DIR --out FILE.lucidw [--which best|last] [--fp32]\n"
+    "       lucid-train export-codec --run DIR --out FILE.lucidw [--which best|last] [--fp32 1]\n"
+    "       lucid-train export-codec --init small|paper|tiny [--seed N] --out FILE.lucidw\n"
     "\n"
     "codec options (defaults in brackets):\n"
     "  --config NAME        small | paper | tiny [small]\n"
@@ -107,6 +108,8 @@ int main(int argc, char** argv) {
           {"--out", [&](auto v) { o.out = v; }},
           {"--model-id", [&](auto v) { o.model_id = v; }},
           {"--fp32", [&](auto v) { fp32 = (v == "1" || v == "yes"); }},
+          {"--init", [&](auto v) { o.init_config = v; }},
+          {"--seed", [&](auto v) { o.init_seed = std::stoull(v); }},
       };
       if (int rc = parse(argc, argv, 2, f)) return rc;
       if (o.out.empty()) {

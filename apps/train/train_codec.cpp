@@ -217,10 +217,19 @@ int train_codec(const CodecTrainOptions& o) {
 
 int export_codec(const CodecExportOptions& o) {
   torch::set_num_threads(2);
-  StateMap state = read_state(o.run_dir + "/" + o.which + ".state");
-  models::FatConfig cfg = models::FatConfig::parse(state.at("config"));
+  StateMap state;
+  models::FatConfig cfg;
+  if (!o.init_config.empty()) {
+    // A freshly initialised (untrained) model, e.g. the tiny random-weight test model.
+    cfg = models::FatConfig::by_name(o.init_config);
+    torch::manual_seed(o.init_seed);
+    state["step"] = "0";
+  } else {
+    state = read_state(o.run_dir + "/" + o.which + ".state");
+    cfg = models::FatConfig::parse(state.at("config"));
+  }
   models::FatCodec model(cfg);
-  load_checkpoint(o.run_dir, o.which, *model, {}, torch::kCPU);
+  if (o.init_config.empty()) load_checkpoint(o.run_dir, o.which, *model, {}, torch::kCPU);
   model->eval();
 
   models::WeightFile w;

@@ -31,6 +31,8 @@ struct CodecExportOptions {
   std::string out;
   std::string model_id = "fat-small";
   bool fp16 = true;
+  std::string init_config;  // non-empty: export a fresh model of this config (no checkpoint)
+  uint64_t init_seed = 1;
 };
 
 int train_codec(const CodecTrainOptions& o);

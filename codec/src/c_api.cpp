@@ -211,7 +211,7 @@ lucid_status lucid_encode_image_to_size(lucid_context* ctx, const uint8_t* rgb, 
 lucid_status lucid_decode_image(lucid_context* ctx, const uint8_t* data, size_t size,
                                 uint8_t** rgb, uint32_t* width, uint32_t* height) {
   return guarded(ctx, [&] {
-    if (!data || !rgb || !width || !height)
+    if ((!data && size) || !rgb || !width || !height)
       throw lucid::codec::CodecError(LUCID_ERROR_INVALID_ARGUMENT, "NULL argument");
     *rgb = nullptr;
     *width = *height = 0;

@@ -17,18 +17,18 @@ FatConfig FatConfig::small() { return FatConfig{}; }
 FatConfig FatConfig::paper() {
   FatConfig c;
   c.name = "paper";
-  c.N = 192;
+  c.N = 256;
   c.M = 320;
   c.Nz = 192;
   c.hyper_ch = 640;
   c.slices = 5;
-  c.tca_dim = 384;
-  c.tca_layers = 6;
+  c.tca_dim = 512;
+  c.tca_layers = 8;
   c.tca_heads = 8;
   c.heads_n = 8;
   c.heads_m = 16;
   c.depth_n = 4;
-  c.depth_m = 4;
+  c.depth_m = 8;
   c.win_small = 4;
   c.win_large = 16;
   c.ffn_ratio = 4;

@@ -1,0 +1,52 @@
+// lucid-train restore / export-restore: the JPEG restorer (CaVE + one-step diffusion U-Net).
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace lucid::train {
+
+struct RestoreTrainOptions {
+  std::string config = "small";
+  std::string train_list, val_list;
+  std::string run_dir = "runs/restore-small";
+  std::string device = "cpu";
+  int threads = 1;
+  int batch = 8;
+  int crop = 96;          // training crop (multiple of 16)
+  int val_crop = 192;     // validation centre crop (multiple of 16)
+  double lr = 4e-4;       // restorer
+  double cave_lr = 1e-3;  // CaVE (stage 1)
+  int cave_steps = 1500;  // stage 1 length; CaVE is frozen afterwards
+  int cave_batch = 16;
+  double clip = 0.5;
+  int warmup_steps = 200;
+  double minutes = 0;     // 0: no time limit
+  int64_t max_steps = 0;  // 0: no step limit (counts both stages)
+  double checkpoint_minutes = 4;
+  double eval_minutes = 8;
+  int patience = 3;
+  int log_every = 25;
+  uint64_t seed = 1;
+  // Training-pair mix (see make_pair in train_restore.cpp).
+  double noise_prob = 0.25;   // share of samples at a random timestep t > t* (noised input)
+  double double_prob = 0.2;   // double compression (second grid possibly shifted)
+  double shift_prob = 0.15;   // single compression, crop not on the 8x8 grid
+  double low_qf_prob = 0.5;   // share of quality factors drawn from 5..50 instead of 5..95
+  double known_prob = 0.75;   // share of samples that see the true QF (else CaVE's estimate)
+};
+
+struct RestoreExportOptions {
+  std::string run_dir = "runs/restore-small";
+  std::string which = "best";
+  std::string out;
+  std::string ledger;  // optional JSON ledger written beside the weights
+  std::string model_id = "codiff-small";
+  bool fp16 = true;
+  std::string init_config;  // non-empty: export a fresh random model of this config
+  uint64_t init_seed = 1;
+};
+
+int train_restore(const RestoreTrainOptions& o);
+int export_restore(const RestoreExportOptions& o);
+
+}  // namespace lucid::train

@@ -1,0 +1,117 @@
+// Shapes and invariants of the FAT codec's networks.
+#include <gtest/gtest.h>
+
+#include <torch/torch.h>
+
+#include "lucid/models/fat_codec.h"
+#include "lucid/models/weights.h"
+
+using namespace lucid::models;
+
+namespace {
+
+int64_t count_params(torch::nn::Module& m) {
+  int64_t n = 0;
+  for (const auto& p : m.parameters()) n += p.numel();
+  return n;
+}
+
+TEST(Models, PaperConfigurationHasThePapersSize) {
+  FatCodec m(FatConfig::paper());
+  const int64_t n = count_params(*m);
+  // FAT (ICLR 2024) reports about 70 M parameters.
+  EXPECT_GT(n, 55'000'000);
+  EXPECT_LT(n, 85'000'000);
+  RecordProperty("paper_params", std::to_string(n));
+}
+
+TEST(Models, SmallConfigurationShapes) {
+  torch::NoGradGuard ng;
+  FatCodec m(FatConfig::small());
+  const auto& c = m->config();
+  torch::Tensor x = torch::rand({2, 3, 128, 192});
+  torch::Tensor y = m->analysis(x);
+  EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, c.M, 8, 12}));
+  torch::Tensor z = m->hyper_analysis(y);
+  EXPECT_EQ(z.sizes(), (std::vector<int64_t>{2, c.Nz, 2, 3}));
+  EXPECT_EQ(m->hyper_synthesis(torch::round(z)).sizes(),
+            (std::vector<int64_t>{2, c.hyper_ch, 8, 12}));
+  EXPECT_EQ(m->synthesis(y).sizes(), x.sizes());
+  auto out = m->forward_train(x, torch::tensor({0.0f, 1.0f}));
+  EXPECT_EQ(out.x_hat.sizes(), x.sizes());
+  EXPECT_EQ(out.bits_y.sizes(), (std::vector<int64_t>{2}));
+  EXPECT_TRUE(torch::isfinite(out.bits_y).all().item<bool>());
+}
+
+TEST(Models, GainsAreMonotoneInQualityAtInit) {
+  FatCodec m(FatConfig::tiny());
+  torch::Tensor g = m->gain(torch::tensor({0.0f, 0.3f, 0.7f, 1.0f})).flatten(1).mean(1);
+  for (int i = 1; i < 4; ++i) EXPECT_GT(g[i].item<float>(), g[i - 1].item<float>());
+}
+
+TEST(Models, TrainingStepGivesFiniteGradients) {
+  FatCodec m(FatConfig::tiny());
+  torch::Tensor x = torch::rand({2, 3, 64, 64});
+  auto out = m->forward_train(x, torch::tensor({0.2f, 0.9f}));
+  torch::Tensor loss = (out.x_hat - x).pow(2).mean() * 100 + (out.bits_y + out.bits_z).mean() / 4096;
+  loss.backward();
+  for (const auto& p : m->named_parameters()) {
+    if (!p.value().grad().defined()) continue;
+    EXPECT_TRUE(torch::isfinite(p.value().grad()).all().item<bool>()) << p.key();
+  }
+}
+
+// The frequency-modulated FFN is exactly the plain FFN while its filter is the identity,
+// whatever the map size (padding to the patch size included).
+TEST(Models, FmffnIdentityFilterIsPlainFfn) {
+  torch::NoGradGuard ng;
+  Fmffn f(8, 16, 4);
+  torch::Tensor x = torch::randn({2, 7, 10, 8});
+  auto fc1 = f->named_modules()["fc1"]->as<torch::nn::Linear>();
+  auto fc2 = f->named_modules()["fc2"]->as<torch::nn::Linear>();
+  torch::Tensor ref = fc2->forward(torch::gelu(fc1->forward(x)));
+  EXPECT_LT((f->forward(x) - ref).abs().max().item<float>(), 1e-5);
+}
+
+// Padded tokens are masked: attention on a map equals attention on the same map surrounded
+// by the window padding it would get anyway (no leakage from zero tokens).
+TEST(Models, FdwaHandlesAnyMapSize) {
+  torch::NoGradGuard ng;
+  std::vector<WindowShape> w = {{2, 2}, {4, 4}, {2, 4}, {4, 2}};
+  for (bool shifted : {false, true}) {
+    Fdwa a(16, 4, w, shifted);
+    for (auto hw : {std::pair{1, 1}, std::pair{3, 5}, std::pair{8, 8}, std::pair{9, 6}}) {
+      torch::Tensor x = torch::randn({1, hw.first, hw.second, 16});
+      torch::Tensor y = a->forward(x);
+      EXPECT_EQ(y.sizes(), x.sizes());
+      EXPECT_TRUE(torch::isfinite(y).all().item<bool>());
+    }
+  }
+}
+
+TEST(Models, WeightFileRoundTripAndCorruption) {
+  FatCodec m(FatConfig::tiny());
+  WeightFile w;
+  w.meta["arch"] = "fat";
+  w.meta["config"] = FatConfig::tiny().serialize();
+  export_module(*m, w);
+  auto bytes = serialize_weights(w, /*fp16=*/false);
+  WeightFile r = parse_weights(bytes);
+  EXPECT_EQ(r.hash, w.hash);
+  FatCodec m2(FatConfig::parse(r.get("config")));
+  import_module(*m2, r);
+  auto p1 = m->parameters(), p2 = m2->parameters();
+  for (size_t i = 0; i < p1.size(); ++i) EXPECT_TRUE(torch::equal(p1[i], p2[i]));
+  bytes[bytes.size() / 2] ^= 1;
+  EXPECT_THROW(parse_weights(bytes), WeightError);
+  // Shape mismatch names the tensor.
+  FatCodec other(FatConfig::small());
+  try {
+    import_module(*other, r);
+    FAIL() << "loaded tiny weights into the small model";
+  } catch (const WeightError& e) {
+    EXPECT_NE(std::string(e.what()).find("shape"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
