@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "image_io.h"
+#include "metrics.h"
 
 namespace lucid::cli {
 
@@ -98,6 +99,8 @@ int cmd_decode(int argc, char** argv) {
   Args a(argc, argv, 2);
   CommonFlags f;
   a.parse_common(&f);
+  std::string reference;
+  a.value({"--compare"}, &reference);
   const std::string in = one_input(a, "decode");
   if (f.output.empty()) throw CliError(kExitUsage, "decode: -o OUT.png is required");
   check_device(f);
@@ -115,16 +118,33 @@ int cmd_decode(int argc, char** argv) {
   lucid_free(rgb);
   const double seconds = t.seconds();
   app::write_image(f.output, img, f.overwrite);
+  const double bpp = 8.0 * data.size() / (double(w) * h);
+  double psnr = 0, msssim = 0;
+  if (!reference.empty()) {
+    app::Image ref = app::read_image(reference);
+    if (ref.width != img.width || ref.height != img.height)
+      throw CliError(kExitUsage, "--compare: " + reference + " is " + std::to_string(ref.width) +
+                                     "x" + std::to_string(ref.height) + ", the stream is " +
+                                     std::to_string(w) + "x" + std::to_string(h));
+    psnr = app::psnr(ref, img);
+    msssim = app::ms_ssim(ref, img);
+  }
   if (!f.quiet) {
     char line[512];
-    std::snprintf(line, sizeof line, "%s: %s bytes -> %ux%u in %.2f s", in.c_str(),
-                  with_thousands(data.size()).c_str(), w, h, seconds);
-    std::cerr << line << "\n";
+    std::snprintf(line, sizeof line, "%s: %s bytes (%.3f bpp) -> %ux%u in %.2f s", in.c_str(),
+                  with_thousands(data.size()).c_str(), bpp, w, h, seconds);
+    std::cerr << line;
+    if (!reference.empty()) std::fprintf(stderr, ", PSNR %.2f dB, MS-SSIM %.4f", psnr, msssim);
+    std::cerr << "\n";
   }
-  if (f.json)
+  if (f.json) {
     std::cout << "{\"input\": \"" << json_escape(in) << "\", \"output\": \""
               << json_escape(f.output) << "\", \"width\": " << w << ", \"height\": " << h
-              << ", \"bytes\": " << data.size() << ", \"seconds\": " << seconds << "}\n";
+              << ", \"bytes\": " << data.size() << ", \"bpp\": " << bpp
+              << ", \"seconds\": " << seconds;
+    if (!reference.empty()) std::cout << ", \"psnr\": " << psnr << ", \"ms_ssim\": " << msssim;
+    std::cout << "}\n";
+  }
   return kExitOk;
 }
 
