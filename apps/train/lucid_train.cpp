@@ -10,6 +10,7 @@
 #include <string>
 
 #include "train_codec.h"
+#include "train_restore.h"
 
 namespace {
 
@@ -28,7 +29,19 @@ const char* kUsage =
     "  --minutes M          stop after M minutes of this run (0 = never) [0]\n"
     "  --steps N            stop at total step N (0 = never) [0]\n"
     "  --checkpoint-minutes M [5]    --eval-minutes M [10]   --patience N [4]\n"
-    "  --seed N             [1]\n";
+    "  --seed N             [1]\n"
+    "\n"
+    "       lucid-train restore --train LIST --val LIST [options]\n"
+    "       lucid-train export-restore --run DIR --out FILE.lucidw [--which best|last]\n"
+    "                                  [--ledger FILE.json] [--fp32 1]\n"
+    "       lucid-train export-restore --init small|tiny [--seed N] --out FILE.lucidw\n"
+    "restore options (defaults in brackets):\n"
+    "  --config small|tiny [small]   --run DIR [runs/restore-small]   --device cpu|cuda [cpu]\n"
+    "  -j, --threads N [1]   --batch N [8]   --crop N (multiple of 16) [96]\n"
+    "  --val-crop N [192]    --lr X [4e-4]   --cave-lr X [1e-3]   --cave-steps N [2000]\n"
+    "  --cave-batch N [16]   --warmup N [200]   --clip X [0.5]   --minutes M [0]\n"
+    "  --steps N [0]   --checkpoint-minutes M [4]   --eval-minutes M [8]   --patience N [3]\n"
+    "  --seed N [1]\n";
 
 using Setter = std::function<void(const std::string&)>;
 
@@ -118,6 +131,70 @@ int main(int argc, char** argv) {
       }
       o.fp16 = !fp32;
       return lucid::train::export_codec(o);
+    }
+    if (cmd == "restore") {
+      lucid::train::RestoreTrainOptions o;
+      std::map<std::string, Setter> f = {
+          {"--config", [&](auto v) { o.config = v; }},
+          {"--train", [&](auto v) { o.train_list = v; }},
+          {"--val", [&](auto v) { o.val_list = v; }},
+          {"--run", [&](auto v) { o.run_dir = v; }},
+          {"--device", [&](auto v) { o.device = v; }},
+          {"--threads", [&](auto v) { o.threads = std::stoi(v); }},
+          {"-j", [&](auto v) { o.threads = std::stoi(v); }},
+          {"--batch", [&](auto v) { o.batch = std::stoi(v); }},
+          {"--crop", [&](auto v) { o.crop = std::stoi(v); }},
+          {"--val-crop", [&](auto v) { o.val_crop = std::stoi(v); }},
+          {"--lr", [&](auto v) { o.lr = std::stod(v); }},
+          {"--cave-lr", [&](auto v) { o.cave_lr = std::stod(v); }},
+          {"--cave-steps", [&](auto v) { o.cave_steps = std::stoi(v); }},
+          {"--cave-batch", [&](auto v) { o.cave_batch = std::stoi(v); }},
+          {"--warmup", [&](auto v) { o.warmup_steps = std::stoi(v); }},
+          {"--clip", [&](auto v) { o.clip = std::stod(v); }},
+          {"--minutes", [&](auto v) { o.minutes = std::stod(v); }},
+          {"--steps", [&](auto v) { o.max_steps = std::stoll(v); }},
+          {"--checkpoint-minutes", [&](auto v) { o.checkpoint_minutes = std::stod(v); }},
+          {"--eval-minutes", [&](auto v) { o.eval_minutes = std::stod(v); }},
+          {"--patience", [&](auto v) { o.patience = std::stoi(v); }},
+          {"--log-every", [&](auto v) { o.log_every = std::stoi(v); }},
+          {"--seed", [&](auto v) { o.seed = std::stoull(v); }},
+      };
+      if (int rc = parse(argc, argv, 2, f)) return rc;
+      if (o.train_list.empty() || o.val_list.empty()) {
+        std::cerr << "error: restore: --train and --val are required (see data_scripts/)\n";
+        return 1;
+      }
+      if (o.crop % 16 || o.val_crop % 16 || o.crop < 16 || o.batch < 1 || o.cave_batch < 2 ||
+          o.threads < 1 || o.cave_steps < 0) {
+        std::cerr << "error: restore: crops must be multiples of 16, batch and threads >= 1\n";
+        return 1;
+      }
+      if (o.device != "cpu" && o.device != "cuda") {
+        std::cerr << "error: --device: expected cpu or cuda\n";
+        return 1;
+      }
+      return lucid::train::train_restore(o);
+    }
+    if (cmd == "export-restore") {
+      lucid::train::RestoreExportOptions o;
+      bool fp32 = false;
+      std::map<std::string, Setter> f = {
+          {"--run", [&](auto v) { o.run_dir = v; }},
+          {"--which", [&](auto v) { o.which = v; }},
+          {"--out", [&](auto v) { o.out = v; }},
+          {"--ledger", [&](auto v) { o.ledger = v; }},
+          {"--model-id", [&](auto v) { o.model_id = v; }},
+          {"--fp32", [&](auto v) { fp32 = (v == "1" || v == "yes"); }},
+          {"--init", [&](auto v) { o.init_config = v; }},
+          {"--seed", [&](auto v) { o.init_seed = std::stoull(v); }},
+      };
+      if (int rc = parse(argc, argv, 2, f)) return rc;
+      if (o.out.empty()) {
+        std::cerr << "error: export-restore: --out is required\n";
+        return 1;
+      }
+      o.fp16 = !fp32;
+      return lucid::train::export_restore(o);
     }
     std::cerr << "error: " << cmd << ": unknown command\n" << kUsage;
     return 1;

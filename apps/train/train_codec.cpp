@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <fstream>
 #include <sstream>
 
 #include "lucid/entropy/cdf.h"
@@ -68,6 +69,7 @@ int train_codec(const CodecTrainOptions& o) {
     return 6;
   }
   models::FatConfig cfg = models::FatConfig::by_name(o.config);
+  torch::manual_seed(o.seed);  // reproducible initialisation
   models::FatCodec model(cfg);
   model->to(dev);
 
@@ -215,6 +217,36 @@ int train_codec(const CodecTrainOptions& o) {
   return 0;
 }
 
+namespace {
+// The ledger that ships beside the weights: what was trained, how long, on what, how well.
+void write_ledger(const CodecExportOptions& o, const models::FatConfig& cfg,
+                  const StateMap& state, const models::WeightFile& w) {
+  std::string path = o.out;
+  const auto dot = path.rfind(".lucidw");
+  path = (dot == std::string::npos ? path : path.substr(0, dot)) + ".ledger.json";
+  auto get = [&](const char* k) { return state.count(k) ? state.at(k) : std::string(); };
+  std::string val_row;  // the validation row of the exported checkpoint's step
+  if (std::ifstream csv(o.run_dir + "/train.csv"); csv) {
+    for (std::string line; std::getline(csv, line);)
+      if (line.rfind("val,", 0) == 0 && line.find("," + get("step") + ",") == 3) val_row = line;
+  }
+  std::ostringstream j;
+  char hash[17];
+  for (int i = 0; i < 8; ++i) std::snprintf(hash + 2 * i, 3, "%02x", w.hash[i]);
+  j << "{\n  \"model_id\": \"" << o.model_id << "\",\n  \"weights_hash\": \"" << hash
+    << "\",\n  \"config\": \"" << cfg.serialize() << "\",\n  \"checkpoint\": \"" << o.which
+    << "\",\n  \"iterations\": " << (get("step").empty() ? "0" : get("step"))
+    << ",\n  \"wall_hours\": " << (get("wall_seconds").empty() ? 0.0 : std::stod(get("wall_seconds")) / 3600)
+    << ",\n  \"device\": \"" << get("device") << "\",\n  \"dataset_fingerprint\": \""
+    << get("dataset") << "\",\n  \"dataset_manifest\": \"data/photos/manifest.tsv (data_scripts/build_dataset.sh)\""
+    << ",\n  \"validation\": {\"what\": \"centre 256x256 crops of the validation photos, "
+       "rate from the model's likelihoods, columns: kind,step,wall_s,lr,...,val_loss,bpp_q0,"
+       "psnr_q0,bpp_q50,psnr_q50,bpp_q100,psnr_q100\", \"row\": \"" << val_row << "\"},\n"
+    << "  \"updated\": \"" << now_iso8601() << "\"\n}\n";
+  std::ofstream(path) << j.str();
+}
+}  // namespace
+
 int export_codec(const CodecExportOptions& o) {
   torch::set_num_threads(2);
   StateMap state;
@@ -257,6 +289,7 @@ int export_codec(const CodecExportOptions& o) {
   w.tensors.emplace_back("entropy.z_cdf_len", len);
   w.tensors.emplace_back("entropy.z_offset", off);
   models::save_weights(o.out, w, o.fp16);
+  write_ledger(o, cfg, state, w);
   std::cerr << "wrote " << o.out << " (" << fs::file_size(o.out) << " bytes, step "
             << state.at("step") << ")\n";
   return 0;

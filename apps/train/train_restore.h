@@ -16,7 +16,7 @@ struct RestoreTrainOptions {
   int val_crop = 192;     // validation centre crop (multiple of 16)
   double lr = 4e-4;       // restorer
   double cave_lr = 1e-3;  // CaVE (stage 1)
-  int cave_steps = 1500;  // stage 1 length; CaVE is frozen afterwards
+  int cave_steps = 2000;  // stage 1 length; CaVE is frozen afterwards
   int cave_batch = 16;
   double clip = 0.5;
   int warmup_steps = 200;

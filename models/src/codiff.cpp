@@ -111,12 +111,13 @@ double CodiffConfig::sigma(double t) const {
 
 CaveImpl::CaveImpl(const CodiffConfig& cfg) : cfg_(cfg) {
   const int h = std::max(1, cfg.cave_ch / 2), c = cfg.cave_ch, d = 2 * cfg.cave_ch;
+  const int pooled = d + 64;  // learned features + block-DCT statistics
   // Full-resolution first layer so 1-pixel block edges are seen, then stride 2 down to 1/16.
   enc_ = register_module("enc", torch::nn::Sequential(conv3(3, h), lrelu(), conv3(h, c, 2),
                                                       lrelu(), conv3(c, c, 2), lrelu(),
                                                       conv3(c, d, 2), lrelu(), conv3(d, d, 2),
                                                       lrelu()));
-  proj1_ = register_module("proj1", torch::nn::Linear(d, 2 * cfg.emb_dim));
+  proj1_ = register_module("proj1", torch::nn::Linear(pooled, 2 * cfg.emb_dim));
   proj2_ = register_module("proj2", torch::nn::Linear(2 * cfg.emb_dim, cfg.emb_dim));
   qf_head_ = register_module("qf_head", torch::nn::Linear(cfg.emb_dim, 1));
   dec_in_ = register_module("dec_in", conv3(3, cfg.dec_ch));
@@ -129,8 +130,34 @@ CaveImpl::CaveImpl(const CodiffConfig& cfg) : cfg_(cfg) {
   qf_head_->bias.fill_(0.5);
 }
 
+// Orthonormal 8x8 DCT-II basis as conv filters [64, 1, 8, 8].
+torch::Tensor dct8_filters() {
+  torch::Tensor f = torch::zeros({64, 1, 8, 8});
+  auto a = f.accessor<float, 4>();
+  for (int v = 0; v < 8; ++v)
+    for (int u = 0; u < 8; ++u)
+      for (int y = 0; y < 8; ++y)
+        for (int x = 0; x < 8; ++x) {
+          const double cv = v ? std::sqrt(2.0 / 8) : std::sqrt(1.0 / 8);
+          const double cu = u ? std::sqrt(2.0 / 8) : std::sqrt(1.0 / 8);
+          a[v * 8 + u][0][y][x] = static_cast<float>(
+              cv * cu * std::cos((2 * y + 1) * v * M_PI / 16) * std::cos((2 * x + 1) * u * M_PI / 16));
+        }
+  return f;
+}
+
 torch::Tensor CaveImpl::pooled_features(const torch::Tensor& x) {
-  return enc_->forward(x * 2 - 1).mean({2, 3});
+  torch::Tensor learned = enc_->forward(x * 2 - 1).mean({2, 3});
+  // Block-DCT statistics of the luma on the 8x8 grid: quantization empties the high
+  // frequencies, so the mean log magnitude per frequency tracks the quality factor directly.
+  torch::Tensor y = (x.select(1, 0) * 0.299 + x.select(1, 1) * 0.587 + x.select(1, 2) * 0.114)
+                        .unsqueeze(1) * 255.0;
+  const int64_t ph = (8 - y.size(2) % 8) % 8, pw = (8 - y.size(3) % 8) % 8;
+  if (ph || pw) y = F::pad(y, F::PadFuncOptions({0, pw, 0, ph}).mode(torch::kReplicate));
+  if (!dct_.defined() || dct_.device() != x.device() || dct_.scalar_type() != x.scalar_type())
+    dct_ = dct8_filters().to(x.device(), x.scalar_type());
+  torch::Tensor stats = torch::log1p(torch::conv2d(y, dct_, {}, 8).abs()).mean({2, 3});
+  return torch::cat({learned, stats}, 1);
 }
 
 torch::Tensor CaveImpl::embed(const torch::Tensor& pooled) {

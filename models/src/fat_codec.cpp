@@ -273,7 +273,7 @@ torch::Tensor ChannelTransformerImpl::run_layers(State& s, torch::Tensor h) {
     h = h + proj_[l]->as<torch::nn::Linear>()->forward(o);
     torch::Tensor m = ln2_[l]->as<torch::nn::LayerNorm>()->forward(h);
     h = h + fc2_[l]->as<torch::nn::Linear>()->forward(
-                F::gelu(fc1_[l]->as<torch::nn::Linear>()->forward(m)));
+                exact_gelu(fc1_[l]->as<torch::nn::Linear>()->forward(m)));
   }
   return ln_out_->forward(h);
 }
@@ -301,7 +301,7 @@ torch::Tensor ChannelTransformerImpl::commit(State& s, const torch::Tensor& y_ha
                                              double grid) {
   const int S = cfg_.slice_channels();
   torch::Tensor y_tok = y_hat_slice.permute({0, 2, 3, 1}).reshape({s.B * s.H * s.W, S});
-  torch::Tensor r = lrp2_->forward(F::gelu(lrp1_->forward(torch::cat({s.out, y_tok}, 1))));
+  torch::Tensor r = lrp2_->forward(exact_gelu(lrp1_->forward(torch::cat({s.out, y_tok}, 1))));
   r = 0.5 * torch::tanh(r).view({s.B, s.H, s.W, S}).permute({0, 3, 1, 2});
   if (grid > 0) r = torch::round(r * grid) / grid;
   torch::Tensor refined = y_hat_slice + r;
@@ -315,7 +315,7 @@ torch::Tensor ChannelTransformerImpl::commit(State& s, const torch::Tensor& y_ha
 
 namespace {
 torch::nn::Functional gelu_layer() {
-  return torch::nn::Functional([](torch::Tensor t) { return torch::gelu(t); });
+  return torch::nn::Functional([](torch::Tensor t) { return exact_gelu(t); });
 }
 std::vector<WindowShape> fdwa_windows(const FatConfig& c) {
   const int s = c.win_small, L = c.win_large;

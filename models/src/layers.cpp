@@ -12,6 +12,10 @@ torch::nn::Conv2d conv(int in, int out, int kernel, int stride) {
       torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2));
 }
 
+torch::Tensor exact_gelu(const torch::Tensor& x) {
+  return x * 0.5 * (1.0 + torch::erf(x * 0.7071067811865476));
+}
+
 // ---------------------------------------------------------------------------------------------
 FdwaImpl::FdwaImpl(int channels, int heads, std::vector<WindowShape> windows, bool shifted)
     : channels_(channels), heads_(heads), windows_(std::move(windows)), shifted_(shifted) {
@@ -104,22 +108,26 @@ torch::Tensor FmffnImpl::forward(const torch::Tensor& x) {
     inv_re_ = inv_re_.to(x.device());
     inv_im_ = inv_im_.to(x.device());
   }
-  torch::Tensor h = F::gelu(fc1_->forward(x));  // B, H, W, hid
+  torch::Tensor h = exact_gelu(fc1_->forward(x));  // B, H, W, hid
   const int64_t pb = (P - H % P) % P, pr = (P - W % P) % P;
   if (pb || pr) h = torch::constant_pad_nd(h, {0, 0, 0, pr, 0, pb});
   const int64_t nh = (H + pb) / P, nw = (W + pr) / P;
   // B, nh, P, nw, P, hid -> B, nh, nw, hid, P*P
-  h = h.reshape({B, nh, P, nw, P, hidden_}).permute({0, 1, 3, 5, 2, 4}).reshape(
-      {B, nh, nw, hidden_, P * P});
-  torch::Tensor xr = torch::matmul(h, fwd_re_), xi = torch::matmul(h, fwd_im_);  // .., hid, K
-  torch::Tensor wr = filter_.select(-1, 0).reshape({hidden_, K});
-  torch::Tensor wi = filter_.select(-1, 1).reshape({hidden_, K});
-  torch::Tensor yr = xr * wr - xi * wi, yi = xr * wi + xi * wr;
-  h = torch::matmul(yr, inv_re_) + torch::matmul(yi, inv_im_);  // B, nh, nw, hid, P*P
-  h = h.reshape({B, nh, nw, hidden_, P, P}).permute({0, 1, 4, 2, 5, 3}).reshape(
+  // .contiguous(): LibTorch 1.13's matmul backward returned garbage gradients for this
+  // permuted view when nh == nw == 1 (a map of exactly one patch); a dense copy avoids it.
+  h = h.reshape({B, nh, P, nw, P, hidden_}).permute({0, 1, 3, 5, 2, 4}).contiguous().view(
+      {B * nh * nw * hidden_, P * P});
+  torch::Tensor xr = torch::mm(h, fwd_re_), xi = torch::mm(h, fwd_im_);  // rows x K
+  torch::Tensor wr = filter_.select(-1, 0).reshape({1, hidden_, K});
+  torch::Tensor wi = filter_.select(-1, 1).reshape({1, hidden_, K});
+  xr = xr.view({B * nh * nw, hidden_, K});
+  xi = xi.view({B * nh * nw, hidden_, K});
+  torch::Tensor yr = (xr * wr - xi * wi).view({-1, K}), yi = (xr * wi + xi * wr).view({-1, K});
+  h = torch::mm(yr, inv_re_) + torch::mm(yi, inv_im_);  // B*nh*nw*hid, P*P
+  h = h.view({B, nh, nw, hidden_, P, P}).permute({0, 1, 4, 2, 5, 3}).reshape(
       {B, nh * P, nw * P, hidden_});
   if (pb || pr) h = h.slice(1, 0, H).slice(2, 0, W);
-  return fc2_->forward(h);
+  return fc2_->forward(h.contiguous());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -162,7 +170,7 @@ ResBlockImpl::ResBlockImpl(int channels) {
 }
 
 torch::Tensor ResBlockImpl::forward(const torch::Tensor& x) {
-  return x + conv2_->forward(F::gelu(conv1_->forward(x)));
+  return x + conv2_->forward(exact_gelu(conv1_->forward(x)));
 }
 
 UpsampleImpl::UpsampleImpl(int in, int out) {

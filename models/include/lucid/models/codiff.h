@@ -27,7 +27,7 @@ struct CodiffConfig {
   int c1 = 32;        // U-Net widths at strides 2, 4, 8 (the input is pixel-unshuffled by 2)
   int c2 = 64;
   int c3 = 128;
-  int enc1 = 1, enc2 = 1, mid = 2, dec2 = 1, dec1 = 1;  // residual blocks per stage
+  int enc1 = 1, enc2 = 1, mid = 2, dec2 = 1, dec1 = 2;  // residual blocks per stage
   int cond_dim = 128;
   int t_freqs = 8;        // sinusoidal timestep embedding: 2 * t_freqs features
   double t_star = 0.25;   // inference timestep in [0, 1]
@@ -49,7 +49,8 @@ struct CodiffConfig {
 class CaveImpl : public torch::nn::Module {
  public:
   explicit CaveImpl(const CodiffConfig& cfg);
-  // x: [B,3,H,W] in [0,1] (any size >= 1) -> spatially averaged features [B, 2*cave_ch].
+  // x: [B,3,H,W] in [0,1] (any size >= 1) -> spatially averaged features [B, feature_dim()]:
+  // learned conv features and the mean log magnitude of each luma 8x8 block-DCT frequency.
   torch::Tensor pooled_features(const torch::Tensor& x);
   // pooled features -> embedding [B, emb_dim].
   torch::Tensor embed(const torch::Tensor& pooled);
@@ -57,7 +58,7 @@ class CaveImpl : public torch::nn::Module {
   torch::Tensor predict_qf(const torch::Tensor& emb);
   // Implicit objective: clean-image estimate from the JPEG image and the embedding.
   torch::Tensor reconstruct(const torch::Tensor& x, const torch::Tensor& emb);
-  int feature_dim() const { return 2 * cfg_.cave_ch; }
+  int feature_dim() const { return 2 * cfg_.cave_ch + 64; }
 
  private:
   CodiffConfig cfg_;
@@ -65,6 +66,7 @@ class CaveImpl : public torch::nn::Module {
   torch::nn::Linear proj1_{nullptr}, proj2_{nullptr}, qf_head_{nullptr};
   torch::nn::Conv2d dec_in_{nullptr}, dec_mid_{nullptr}, dec_out_{nullptr};
   torch::nn::Linear dec_film_{nullptr};
+  torch::Tensor dct_;  // fixed 8x8 DCT filters (not a parameter; rebuilt per device)
 };
 TORCH_MODULE(Cave);
 

@@ -111,4 +111,10 @@ TORCH_MODULE(Upsample);
 
 torch::nn::Conv2d conv(int in, int out, int kernel, int stride = 1);
 
+// Exact GELU, x * Phi(x), from elementwise ops. LibTorch 1.13's fused gelu backward returns
+// wrong gradients when the incoming gradient is non-contiguous (measured here: it happens after
+// every permute/reshape of a GELU output, as in the FFN's patch transform), so Lucid never
+// calls torch::gelu.
+torch::Tensor exact_gelu(const torch::Tensor& x);
+
 }  // namespace lucid::models

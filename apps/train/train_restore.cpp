@@ -1,0 +1,465 @@
+// lucid-train restore: trains the JPEG restorer in two stages.
+//  1. CaVE alone (cave_steps steps): quality-factor regression + pairwise ranking (explicit)
+//     and clean-image reconstruction through CaVE's light decoder (implicit).
+//  2. CaVE frozen; the conditional U-Net learns x0 from the JPEG image at t* (and from noised
+//     JPEG images at random t > t*), loss Charbonnier + 10 * MSE.
+// Pairs are made on the fly: random crops JPEG-encoded in memory with libjpeg-turbo (IJG
+// baseline tables, 4:2:0, optimized Huffman) at QF 5..95, some double-compressed with a shifted
+// grid, some cropped off the 8x8 grid. Checkpoints hold the model, both optimizers and the
+// trainer state (step, rng, lr), so a resumed run continues exactly.
+#include "train_restore.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "lucid/models/codiff.h"
+#include "lucid/models/weights.h"
+#include "lucid/restoration/jpeg_io.h"
+#include "train_common.h"
+
+namespace fs = std::filesystem;
+
+namespace lucid::train {
+
+namespace {
+
+const std::vector<int> kValQfs = {10, 20, 30, 40};
+
+struct Pair {
+  torch::Tensor clean, jpeg;  // float [3, S, S] in [0, 1]
+  int qf = 0;                 // quality factor of the last compression
+};
+
+torch::Tensor to_chw_float(const torch::Tensor& hwc_u8) {
+  return hwc_u8.permute({2, 0, 1}).to(torch::kFloat).div_(255.0);
+}
+
+// JPEG round trip of an HWC uint8 image through libjpeg-turbo.
+torch::Tensor jpeg_round_trip(const torch::Tensor& hwc, int qf) {
+  torch::Tensor c = hwc.contiguous();
+  const int h = static_cast<int>(c.size(0)), w = static_cast<int>(c.size(1));
+  auto bytes = jpeg::encode_jpeg(c.data_ptr<uint8_t>(), w, h, qf, jpeg::Subsampling::k420, true);
+  jpeg::DecodedJpeg d;
+  std::string why;
+  if (jpeg::decode_jpeg(bytes.data(), bytes.size(), &d, &why) != jpeg::Status::kOk)
+    throw std::runtime_error("JPEG round trip failed: " + why);
+  return torch::from_blob(d.rgb.data(), {h, w, 3}, torch::kUInt8).clone();
+}
+
+int draw_qf(const RestoreTrainOptions& o, std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> u(0, 1);
+  const int hi = u(rng) < o.low_qf_prob ? 50 : 95;
+  return 5 + static_cast<int>(rng() % static_cast<uint64_t>(hi - 5 + 1));
+}
+
+Pair make_pair(const std::vector<Photo>& photos, int S, const RestoreTrainOptions& o,
+               std::mt19937_64& rng) {
+  const Photo& p = photos[rng() % photos.size()];
+  const int64_t H = p.rgb.size(1), W = p.rgb.size(2), R = S + 8;
+  const int64_t y = static_cast<int64_t>(rng() % (H - R + 1));
+  const int64_t x = static_cast<int64_t>(rng() % (W - R + 1));
+  torch::Tensor region = p.rgb.slice(1, y, y + R).slice(2, x, x + R).permute({1, 2, 0});
+  if (rng() & 1) region = region.flip({1});
+  region = region.contiguous();
+  std::uniform_real_distribution<double> u(0, 1);
+  const double mode = u(rng);
+  Pair out;
+  out.qf = draw_qf(o, rng);
+  if (mode < o.double_prob) {
+    const int q1 = draw_qf(o, rng);
+    const int64_t dy = rng() % 8, dx = rng() % 8;
+    torch::Tensor first = jpeg_round_trip(region, q1).slice(0, dy, dy + S).slice(1, dx, dx + S);
+    out.jpeg = to_chw_float(jpeg_round_trip(first, out.qf));
+    out.clean = to_chw_float(region.slice(0, dy, dy + S).slice(1, dx, dx + S));
+  } else if (mode < o.double_prob + o.shift_prob) {
+    const int64_t dy = 1 + rng() % 7, dx = rng() % 8;
+    out.jpeg = to_chw_float(
+        jpeg_round_trip(region, out.qf).slice(0, dy, dy + S).slice(1, dx, dx + S).contiguous());
+    out.clean = to_chw_float(region.slice(0, dy, dy + S).slice(1, dx, dx + S));
+  } else {
+    torch::Tensor c = region.slice(0, 0, S).slice(1, 0, S).contiguous();
+    out.jpeg = to_chw_float(jpeg_round_trip(c, out.qf));
+    out.clean = to_chw_float(c);
+  }
+  return out;
+}
+
+struct Batch {
+  torch::Tensor clean, jpeg, qf01;  // qf01: [B] true quality / 100
+};
+
+Batch make_batch(const std::vector<Photo>& photos, int n, int S, const RestoreTrainOptions& o,
+                 std::mt19937_64& rng, torch::Device dev) {
+  std::vector<torch::Tensor> c, j;
+  std::vector<float> q;
+  for (int i = 0; i < n; ++i) {
+    Pair p = make_pair(photos, S, o, rng);
+    c.push_back(p.clean);
+    j.push_back(p.jpeg);
+    q.push_back(p.qf / 100.0f);
+  }
+  return {torch::stack(c).to(dev), torch::stack(j).to(dev), torch::tensor(q).to(dev)};
+}
+
+torch::Tensor charbonnier(const torch::Tensor& d) {
+  return torch::sqrt(d * d + 1e-6).mean();
+}
+
+// Pairwise ranking: for every pair with qf_i < qf_j the prediction should order them too.
+torch::Tensor ranking_loss(const torch::Tensor& pred, const torch::Tensor& qf01) {
+  torch::Tensor dq = qf01.unsqueeze(0) - qf01.unsqueeze(1);    // [i, j] = q_j - q_i
+  torch::Tensor dp = pred.unsqueeze(0) - pred.unsqueeze(1);
+  torch::Tensor mask = (dq > 0.02).to(pred.scalar_type());
+  const double n = std::max(1.0, mask.sum().item<double>());
+  return (torch::softplus(-20.0 * dp) * mask).sum() / n;
+}
+
+struct ValSet {
+  std::vector<torch::Tensor> clean;             // per photo [3, S, S]
+  std::vector<std::vector<torch::Tensor>> jpeg;  // [qf index][photo]
+};
+
+ValSet make_val_set(const std::vector<Photo>& val, int S) {
+  ValSet v;
+  v.jpeg.resize(kValQfs.size());
+  for (const auto& p : val) {
+    torch::Tensor c = center_crop(p, S);
+    v.clean.push_back(c);
+    torch::Tensor hwc = c.mul(255).round().to(torch::kUInt8).permute({1, 2, 0}).contiguous();
+    for (size_t qi = 0; qi < kValQfs.size(); ++qi)
+      v.jpeg[qi].push_back(to_chw_float(jpeg_round_trip(hwc, kValQfs[qi])));
+  }
+  return v;
+}
+
+struct ValResult {
+  std::vector<double> jpeg_psnr, psnr, qf_mae;  // per QF
+  double mean_gain = 0;
+};
+
+double psnr_of(const torch::Tensor& a, const torch::Tensor& b) {
+  const double mse = (a - b).pow(2).mean().item<double>();
+  return 10 * std::log10(1.0 / std::max(mse, 1e-12));
+}
+
+ValResult validate(models::Codiff& model, const ValSet& v, torch::Device dev) {
+  torch::NoGradGuard ng;
+  model->eval();
+  ValResult r;
+  const size_t n = v.clean.size();
+  for (size_t qi = 0; qi < kValQfs.size(); ++qi) {
+    double pj = 0, pr = 0, mae = 0;
+    for (size_t b0 = 0; b0 < n; b0 += 8) {
+      const size_t b1 = std::min(n, b0 + 8);
+      std::vector<torch::Tensor> js(v.jpeg[qi].begin() + b0, v.jpeg[qi].begin() + b1);
+      std::vector<torch::Tensor> cs(v.clean.begin() + b0, v.clean.begin() + b1);
+      torch::Tensor j = torch::stack(js).to(dev), c = torch::stack(cs).to(dev);
+      auto cave = model->cave();
+      torch::Tensor emb = cave->embed(cave->pooled_features(j));
+      torch::Tensor qf_pred = cave->predict_qf(emb);
+      const int64_t B = j.size(0);
+      torch::Tensor qf = torch::full({B}, kValQfs[qi] / 100.0, j.options());
+      torch::Tensor out = model->restore(j, emb, qf, torch::ones({B}, j.options()));
+      out = out.clamp(0, 1).mul(255).round().div(255);  // what the 8-bit output will hold
+      for (int64_t b = 0; b < B; ++b) {
+        pj += psnr_of(j[b], c[b]) / n;
+        pr += psnr_of(out[b], c[b]) / n;
+      }
+      mae += (qf_pred - qf).abs().sum().item<double>() * 100 / n;
+    }
+    r.jpeg_psnr.push_back(pj);
+    r.psnr.push_back(pr);
+    r.qf_mae.push_back(mae);
+    r.mean_gain += (pr - pj) / kValQfs.size();
+  }
+  model->train();
+  return r;
+}
+
+std::string fmt(double v, int prec = 5) {
+  std::ostringstream s;
+  s.precision(prec);
+  s << v;
+  return s.str();
+}
+
+std::vector<torch::Tensor> restorer_params(models::Codiff& model) {
+  std::vector<torch::Tensor> out;
+  for (auto& p : model->named_parameters(true))
+    if (p.key().rfind("cave.", 0) != 0) out.push_back(p.value());
+  return out;
+}
+
+}  // namespace
+
+int train_restore(const RestoreTrainOptions& o) {
+  torch::set_num_threads(o.threads);
+  torch::Device dev(o.device == "cuda" ? torch::kCUDA : torch::kCPU);
+  if (dev.is_cuda() && !torch::cuda::is_available()) {
+    std::cerr << "error: --device cuda: this LibTorch build has no usable CUDA device\n";
+    return 6;
+  }
+  const models::CodiffConfig cfg = models::CodiffConfig::by_name(o.config);
+  torch::manual_seed(o.seed);
+  models::Codiff model(cfg);
+  model->to(dev);
+  auto cave = model->cave();
+  torch::optim::Adam cave_opt(cave->parameters(), torch::optim::AdamOptions(o.cave_lr));
+  std::vector<torch::Tensor> rparams = restorer_params(model);
+  torch::optim::Adam opt(rparams, torch::optim::AdamOptions(o.lr));
+
+  std::mt19937_64 rng(o.seed);
+  int64_t step = 0;
+  double wall = 0, best_val = 1e30, lr = o.lr;
+  int bad_evals = 0;
+  StateMap prior, best_info;
+  if (checkpoint_exists(o.run_dir, "last")) {
+    prior = load_checkpoint(o.run_dir, "last", *model, {&cave_opt, &opt}, dev);
+    if (prior.at("config") != cfg.serialize()) {
+      std::cerr << "error: " << o.run_dir << ": checkpoint was trained with config '"
+                << prior.at("config") << "', not '" << o.config << "'\n";
+      return 2;
+    }
+    step = std::stoll(prior.at("step"));
+    wall = std::stod(prior.at("wall_seconds"));
+    best_val = std::stod(prior.at("best_val"));
+    lr = std::stod(prior.at("lr"));
+    bad_evals = std::stoi(prior.at("bad_evals"));
+    rng_from_string(rng, prior.at("rng"));
+    std::cerr << "resumed " << o.run_dir << " at step " << step << " (" << fmt(wall / 3600, 3)
+              << " h trained, lr " << lr << ")\n";
+  }
+  const int64_t step0 = step;
+
+  auto train = load_photo_list(o.train_list, o.crop + 8);
+  auto val = load_photo_list(o.val_list, o.val_crop);
+  const std::string fingerprint = dataset_fingerprint(train);
+  std::cerr << "train images: " << train.size() << ", val images: " << val.size()
+            << ", dataset " << fingerprint << ", config " << cfg.serialize() << "\n";
+  const ValSet val_set = make_val_set(val, o.val_crop);
+
+  fs::create_directories(o.run_dir);
+  CsvLog log(o.run_dir + "/train.csv",
+             "kind,step,wall_s,stage,lr,loss,qf_mae,train_gain_db,val_gain_db,val_q10,val_q20,"
+             "val_q30,val_q40,val_qf_mae");
+
+  ValResult last_val;
+  auto make_state = [&](const ValResult* v) {
+    StateMap s{{"config", cfg.serialize()},     {"step", std::to_string(step)},
+               {"wall_seconds", fmt(wall, 12)}, {"best_val", fmt(best_val, 12)},
+               {"lr", fmt(lr, 12)},             {"bad_evals", std::to_string(bad_evals)},
+               {"rng", rng_to_string(rng)},     {"dataset", fingerprint},
+               {"device", device_description(dev, o.threads)},
+               {"cave_steps", std::to_string(o.cave_steps)},
+               {"batch", std::to_string(o.batch)}, {"crop", std::to_string(o.crop)},
+               {"updated", now_iso8601()}};
+    if (v && !v->psnr.empty()) {
+      for (size_t i = 0; i < kValQfs.size(); ++i) {
+        const std::string q = std::to_string(kValQfs[i]);
+        s["val_jpeg_psnr_q" + q] = fmt(v->jpeg_psnr[i], 8);
+        s["val_psnr_q" + q] = fmt(v->psnr[i], 8);
+        s["val_cave_qf_mae_q" + q] = fmt(v->qf_mae[i], 6);
+      }
+      s["val_mean_gain_db"] = fmt(v->mean_gain, 6);
+      s["val_crop"] = std::to_string(o.val_crop);
+      s["val_images"] = std::to_string(val.size());
+    }
+    return s;
+  };
+
+  const auto t_start = std::chrono::steady_clock::now();
+  auto last_ckpt = t_start, last_eval = t_start;
+  double acc_loss = 0, acc_mae = 0, acc_gain = 0;
+  int acc_n = 0;
+  const double wall0 = wall;
+  model->train();
+  std::uniform_real_distribution<double> u01(0, 1);
+  while (true) {
+    const double session = seconds_since(t_start);
+    if ((o.minutes > 0 && session >= o.minutes * 60) || (o.max_steps > 0 && step >= o.max_steps))
+      break;
+    torch::manual_seed(o.seed * 1000003ULL + static_cast<uint64_t>(step));
+    const bool stage1 = step < o.cave_steps;
+    double loss_v = 0, mae_v = 0, gain_v = 0;
+    if (stage1) {
+      Batch b = make_batch(train, o.cave_batch, o.crop, o, rng, dev);
+      torch::Tensor emb = cave->embed(cave->pooled_features(b.jpeg));
+      torch::Tensor pred = cave->predict_qf(emb);
+      torch::Tensor rec = cave->reconstruct(b.jpeg, emb);
+      torch::Tensor loss = (pred - b.qf01).abs().mean() + 0.2 * ranking_loss(pred, b.qf01) +
+                           2.0 * charbonnier(rec - b.clean);
+      cave_opt.zero_grad();
+      loss.backward();
+      torch::nn::utils::clip_grad_norm_(cave->parameters(), 1.0);
+      cave_opt.step();
+      loss_v = loss.item<double>();
+      mae_v = (pred - b.qf01).abs().mean().item<double>() * 100;
+      gain_v = 10 * std::log10((b.jpeg - b.clean).pow(2).mean().item<double>() /
+                               std::max(1e-12, (rec - b.clean).pow(2).mean().item<double>()));
+    } else {
+      const int64_t rs = step - o.cave_steps;  // restorer step
+      set_lr(opt, (o.warmup_steps > 0 && rs < o.warmup_steps) ? lr * (rs + 1) / o.warmup_steps
+                                                               : lr);
+      Batch b = make_batch(train, o.batch, o.crop, o, rng, dev);
+      const int64_t B = b.jpeg.size(0);
+      torch::Tensor emb, qf_in, known;
+      std::vector<float> tv(B), kv(B);
+      {
+        torch::NoGradGuard ng;
+        cave->eval();
+        emb = cave->embed(cave->pooled_features(b.jpeg));
+        torch::Tensor est = cave->predict_qf(emb).clamp(0.01, 1.0);
+        for (int64_t i = 0; i < B; ++i) {
+          kv[i] = u01(rng) < o.known_prob ? 1.0f : 0.0f;
+          tv[i] = u01(rng) < o.noise_prob
+                      ? static_cast<float>(cfg.t_star + (1 - cfg.t_star) * u01(rng))
+                      : static_cast<float>(cfg.t_star);
+        }
+        known = torch::tensor(kv).to(dev);
+        qf_in = known * b.qf01 + (1 - known) * est;
+        mae_v = (est - b.qf01).abs().mean().item<double>() * 100;
+      }
+      torch::Tensor t = torch::tensor(tv).to(dev);
+      std::vector<float> sig(B);
+      for (int64_t i = 0; i < B; ++i) sig[i] = static_cast<float>(cfg.sigma(tv[i]));
+      torch::Tensor x_t =
+          b.jpeg + torch::tensor(sig).to(dev).view({B, 1, 1, 1}) * torch::randn_like(b.jpeg);
+      torch::Tensor out = model->unet()->forward(x_t, model->condition(t, emb, qf_in, known));
+      torch::Tensor d = out - b.clean;
+      torch::Tensor loss = charbonnier(d) + 10.0 * d.pow(2).mean();
+      opt.zero_grad();
+      loss.backward();
+      torch::nn::utils::clip_grad_norm_(rparams, o.clip);
+      opt.step();
+      loss_v = loss.item<double>();
+      torch::NoGradGuard ng;
+      torch::Tensor at_star = (t <= cfg.t_star + 1e-6);
+      if (at_star.any().item<bool>()) {
+        torch::Tensor m = at_star.to(torch::kFloat).view({B, 1, 1, 1});
+        const double n = m.sum().item<double>() * d[0].numel();
+        const double mse_out = (d.pow(2) * m).sum().item<double>() / n;
+        const double mse_in = ((b.jpeg - b.clean).pow(2) * m).sum().item<double>() / n;
+        gain_v = 10 * std::log10(mse_in / std::max(mse_out, 1e-12));
+      }
+    }
+    ++step;
+    acc_loss += loss_v;
+    acc_mae += mae_v;
+    acc_gain += gain_v;
+    ++acc_n;
+    wall = wall0 + seconds_since(t_start);
+    if (step % o.log_every == 0) {
+      log.row("train," + std::to_string(step) + "," + fmt(wall, 8) + "," +
+              (stage1 ? "cave" : "restorer") + "," + fmt(stage1 ? o.cave_lr : lr) + "," +
+              fmt(acc_loss / acc_n) + "," + fmt(acc_mae / acc_n) + "," + fmt(acc_gain / acc_n) +
+              ",,,,,,");
+      std::cerr << (stage1 ? "cave " : "restorer ") << "step " << step << "  loss "
+                << fmt(acc_loss / acc_n) << "  qf-mae " << fmt(acc_mae / acc_n, 3)
+                << "  gain " << fmt(acc_gain / acc_n, 3) << " dB  "
+                << fmt(seconds_since(t_start) / (step - step0), 3) << " s/step\n";
+      acc_loss = acc_mae = acc_gain = 0;
+      acc_n = 0;
+    }
+    const bool stage_end = step == o.cave_steps;
+    if (!stage1 && seconds_since(last_eval) >= o.eval_minutes * 60) {
+      last_eval = std::chrono::steady_clock::now();
+      ValResult v = validate(model, val_set, dev);
+      std::ostringstream row;
+      row << "val," << step << "," << fmt(wall, 8) << ",restorer," << fmt(lr) << ",,,,"
+          << fmt(v.mean_gain);
+      for (size_t i = 0; i < kValQfs.size(); ++i) row << "," << fmt(v.psnr[i] - v.jpeg_psnr[i]);
+      double mae = 0;
+      for (double m : v.qf_mae) mae += m / v.qf_mae.size();
+      row << "," << fmt(mae);
+      log.row(row.str());
+      std::cerr << "val step " << step << "  mean gain " << fmt(v.mean_gain, 4) << " dB ";
+      for (size_t i = 0; i < kValQfs.size(); ++i)
+        std::cerr << " q" << kValQfs[i] << " " << fmt(v.jpeg_psnr[i], 4) << "->"
+                  << fmt(v.psnr[i], 4);
+      std::cerr << "  cave qf mae " << fmt(mae, 3) << "\n";
+      if (-v.mean_gain < best_val) {
+        best_val = -v.mean_gain;
+        bad_evals = 0;
+        save_checkpoint(o.run_dir, "best", *model, {&cave_opt, &opt}, make_state(&v));
+      } else if (++bad_evals >= o.patience) {
+        lr = std::max(lr * 0.5, 1e-6);
+        bad_evals = 0;
+        std::cerr << "validation plateau: lr -> " << lr << "\n";
+      }
+    }
+    if (stage_end || seconds_since(last_ckpt) >= o.checkpoint_minutes * 60) {
+      last_ckpt = std::chrono::steady_clock::now();
+      save_checkpoint(o.run_dir, "last", *model, {&cave_opt, &opt}, make_state(nullptr));
+      if (stage_end) std::cerr << "stage 1 (CaVE) done at step " << step << "; CaVE frozen\n";
+    }
+  }
+  save_checkpoint(o.run_dir, "last", *model, {&cave_opt, &opt}, make_state(nullptr));
+  std::cerr << "stopped at step " << step << " (" << fmt(wall / 3600, 3) << " h in total)\n";
+  return 0;
+}
+
+int export_restore(const RestoreExportOptions& o) {
+  torch::set_num_threads(1);
+  StateMap state;
+  models::CodiffConfig cfg;
+  if (!o.init_config.empty()) {
+    cfg = models::CodiffConfig::by_name(o.init_config);
+    torch::manual_seed(o.init_seed);
+    state["step"] = "0";
+  } else {
+    state = read_state(o.run_dir + "/" + o.which + ".state");
+    cfg = models::CodiffConfig::parse(state.at("config"));
+  }
+  models::Codiff model(cfg);
+  if (o.init_config.empty()) {
+    load_checkpoint(o.run_dir, o.which, *model, {}, torch::kCPU);
+  } else {
+    // Random test model: a visible residual, so tiling and blending tests are meaningful.
+    model->unet()->randomize_output(0.02);
+  }
+  model->eval();
+
+  models::WeightFile w;
+  w.meta["arch"] = "codiff";
+  w.meta["model_id"] = o.model_id;
+  w.meta["config"] = cfg.serialize();
+  for (const auto& [k, v] : state)
+    if (k != "rng" && k != "config" && k != "best_val" && k != "bad_evals")
+      w.meta["train." + k] = v;
+  models::export_module(*model, w);
+  models::save_weights(o.out, w, o.fp16);
+  int64_t params = 0;
+  for (const auto& p : model->parameters()) params += p.numel();
+  std::ostringstream hash;
+  for (uint8_t b : w.hash) hash << std::hex << std::setw(2) << std::setfill('0') << int(b);
+  std::cerr << "wrote " << o.out << " (" << fs::file_size(o.out) << " bytes, " << params
+            << " parameters, step " << state.at("step") << ", hash " << hash.str() << ")\n";
+  if (!o.ledger.empty()) {
+    std::ostringstream j;
+    j << "{\n  \"model_id\": \"" << o.model_id << "\",\n  \"arch\": \"codiff\",\n"
+      << "  \"file\": \"" << fs::path(o.out).filename().string() << "\",\n"
+      << "  \"file_bytes\": " << fs::file_size(o.out) << ",\n  \"weight_hash\": \""
+      << hash.str() << "\",\n  \"parameters\": " << params << ",\n  \"config\": \""
+      << cfg.serialize() << "\",\n  \"checkpoint\": \"" << o.which << "\"";
+    for (const auto& [k, v] : state) {
+      if (k == "rng" || k == "config" || k == "best_val" || k == "bad_evals") continue;
+      const bool numeric = !v.empty() && v.find_first_not_of("0123456789.-e+") == std::string::npos;
+      j << ",\n  \"" << k << "\": " << (numeric ? v : "\"" + v + "\"");
+    }
+    if (state.count("wall_seconds"))
+      j << ",\n  \"hours_trained\": " << fmt(std::stod(state.at("wall_seconds")) / 3600, 4);
+    j << "\n}\n";
+    std::ofstream f(o.ledger, std::ios::trunc);
+    f << j.str();
+    if (!f) throw std::runtime_error("cannot write " + o.ledger);
+    std::cerr << "wrote " << o.ledger << "\n";
+  }
+  return 0;
+}
+
+}  // namespace lucid::train
