@@ -2,8 +2,9 @@ find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs)
 add_executable(lucid-train
   train/lucid_train.cpp
   train/train_common.cpp
-  train/train_codec.cpp)
-target_link_libraries(lucid-train PRIVATE lucid::models lucid::entropy ${OpenCV_LIBS})
+  train/train_codec.cpp
+  train/train_restore.cpp)
+target_link_libraries(lucid-train PRIVATE lucid::models lucid::entropy lucid::jpeg ${OpenCV_LIBS})
 lucid_torch_target(lucid-train)
 
 add_executable(lucid

@@ -1,0 +1,276 @@
+#include "lucid/restoration/jpeg_restorer.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <new>
+
+#include "lucid/models/codiff.h"
+#include "lucid/models/weights.h"
+#include "lucid/restoration/jpeg_io.h"
+
+namespace lucid::restoration {
+
+namespace F = torch::nn::functional;
+using Kind = RestoreError::Kind;
+
+const char* quality_source_str(QualitySource s) {
+  switch (s) {
+    case QualitySource::kUser: return "user";
+    case QualitySource::kFileExact: return "file (IJG tables)";
+    case QualitySource::kFileEstimate: return "file (estimated from tables)";
+    case QualitySource::kCave: return "CaVE estimate";
+  }
+  return "unknown";
+}
+
+struct JpegRestorer::Impl {
+  std::string model_id, config_text;
+  models::CodiffConfig cfg;
+  models::Codiff model{nullptr};
+};
+
+namespace {
+
+// One axis of the tile grid: starts are multiples of 8 (so every tile sees the JPEG block grid
+// as the whole image does), consecutive tiles overlap by at least `overlap`, and the last tile
+// ends at the image border (it may be up to 7 pixels longer than `tile`).
+struct Span {
+  int64_t start, len;
+};
+
+std::vector<Span> tile_spans(int64_t n, int64_t tile, int64_t overlap) {
+  if (n <= tile) return {{0, n}};
+  std::vector<Span> s;
+  const int64_t step = tile - overlap;
+  int64_t start = 0;
+  while (start + tile < n) {
+    s.push_back({start, tile});
+    start += step;
+  }
+  const int64_t last = std::max<int64_t>(((n - tile) / 8) * 8, 0);
+  while (!s.empty() && s.back().start >= last) s.pop_back();
+  s.push_back({last, n - last});
+  return s;
+}
+
+// Blending weights along one axis of a tile: 1 inside, a linear ramp across the part shared
+// with the previous / next tile, so that the weighted mean changes smoothly between tiles.
+torch::Tensor axis_weights(const std::vector<Span>& spans, size_t i) {
+  const Span& s = spans[i];
+  std::vector<float> w(static_cast<size_t>(s.len), 1.0f);
+  if (i > 0) {
+    const int64_t ov = spans[i - 1].start + spans[i - 1].len - s.start;
+    for (int64_t k = 0; k < ov && k < s.len; ++k)
+      w[k] = std::min(w[k], static_cast<float>(k + 1) / static_cast<float>(ov + 1));
+  }
+  if (i + 1 < spans.size()) {
+    const int64_t ov = s.start + s.len - spans[i + 1].start;
+    for (int64_t k = 0; k < ov && k < s.len; ++k)
+      w[s.len - 1 - k] =
+          std::min(w[s.len - 1 - k], static_cast<float>(k + 1) / static_cast<float>(ov + 1));
+  }
+  return torch::tensor(w);
+}
+
+// [1, 3, h, w] float in [0, 1] from a window of the interleaved input.
+torch::Tensor window(const uint8_t* rgb, size_t stride, int64_t y0, int64_t x0, int64_t h,
+                     int64_t w) {
+  auto* p = const_cast<uint8_t*>(rgb) + y0 * static_cast<int64_t>(stride) + x0 * 3;
+  torch::Tensor t = torch::from_blob(p, {h, w, 3}, {static_cast<int64_t>(stride), 3, 1},
+                                     torch::kUInt8);
+  return t.permute({2, 0, 1}).to(torch::kFloat).div_(255.0).unsqueeze(0);
+}
+
+torch::Tensor pad_to_multiple(const torch::Tensor& x, int m) {
+  const int64_t ph = (m - x.size(2) % m) % m, pw = (m - x.size(3) % m) % m;
+  if (!ph && !pw) return x;
+  return F::pad(x, F::PadFuncOptions({0, pw, 0, ph}).mode(torch::kReplicate));
+}
+
+}  // namespace
+
+JpegRestorer::JpegRestorer(const std::string& path) : impl_(std::make_unique<Impl>()) {
+  models::WeightFile w;
+  try {
+    w = models::load_weights(path);
+  } catch (const models::WeightError& e) {
+    throw RestoreError(Kind::kModel, e.what());
+  }
+  try {
+    const std::string arch = w.get("arch");
+    if (arch != "codiff")
+      throw RestoreError(Kind::kModel, path + ": is a '" + arch +
+                                           "' model, not a JPEG restorer ('codiff')");
+    impl_->model_id = w.get("model_id");
+    impl_->config_text = w.get("config");
+    impl_->cfg = models::CodiffConfig::parse(impl_->config_text);
+    impl_->model = models::Codiff(impl_->cfg);
+    models::import_module(*impl_->model, w);
+  } catch (const models::WeightError& e) {
+    throw RestoreError(Kind::kModel, path + ": " + e.what());
+  } catch (const std::invalid_argument& e) {
+    throw RestoreError(Kind::kModel, path + ": bad restorer configuration: " + e.what());
+  }
+  impl_->model->eval();
+  // One tiny pass builds CaVE's cached DCT filters now, so later const calls mutate nothing.
+  c10::InferenceMode guard;
+  impl_->model->cave()->pooled_features(torch::zeros({1, 3, 8, 8}));
+}
+
+JpegRestorer::~JpegRestorer() = default;
+
+const std::string& JpegRestorer::model_id() const { return impl_->model_id; }
+const std::string& JpegRestorer::config() const { return impl_->config_text; }
+
+RestoredImage JpegRestorer::restore(const uint8_t* rgb, int width, int height, size_t stride,
+                                    int known_qf, const RestoreOptions& o) const {
+  if (!rgb) throw RestoreError(Kind::kInvalidArgument, "NULL pixel buffer");
+  if (width < 1 || height < 1)
+    throw RestoreError(Kind::kInvalidArgument, "image has zero width or height");
+  if (stride < static_cast<size_t>(width) * 3)
+    throw RestoreError(Kind::kInvalidArgument, "stride is smaller than width * 3");
+  if (known_qf < 0 || known_qf > 100)
+    throw RestoreError(Kind::kInvalidArgument, "quality factor must be 0 (unknown) or 1..100");
+  const uint64_t pixels = static_cast<uint64_t>(width) * static_cast<uint64_t>(height);
+  if (pixels > o.max_pixels)
+    throw RestoreError(Kind::kTooLarge, std::to_string(width) + "x" + std::to_string(height) +
+                                            " exceeds the limit of " +
+                                            std::to_string(o.max_pixels) + " pixels");
+  if (o.threads < 1 || o.threads > 256)
+    throw RestoreError(Kind::kInvalidArgument, "threads must be in 1..256");
+  const int64_t tile = std::max<int64_t>(64, (o.tile / 8) * 8);
+  const int64_t overlap = std::min<int64_t>(tile / 2, std::max(0, o.overlap / 8) * 8);
+  torch::set_num_threads(o.threads);
+  c10::InferenceMode guard;
+  auto& model = impl_->model;
+  auto cave = model->cave();
+  const int64_t W = width, H = height;
+
+  // CaVE over non-overlapping tiles: the global average pool is the area-weighted mean.
+  torch::Tensor pooled;
+  {
+    const auto ys = tile_spans(H, tile, 0), xs = tile_spans(W, tile, 0);
+    double area = 0;  // the last tile of a row may overlap its neighbour: normalise by area
+    for (const auto& sy : ys)
+      for (const auto& sx : xs) {
+        const double a = static_cast<double>(sy.len) * static_cast<double>(sx.len);
+        torch::Tensor f =
+            cave->pooled_features(window(rgb, stride, sy.start, sx.start, sy.len, sx.len)) * a;
+        pooled = pooled.defined() ? pooled + f : f;
+        area += a;
+      }
+    pooled = pooled / area;
+  }
+  torch::Tensor emb = cave->embed(pooled);
+  const double cave_q = cave->predict_qf(emb).clamp(0.01, 1.0).item<double>();
+  RestoredImage out;
+  out.width = width;
+  out.height = height;
+  out.cave_quality = cave_q * 100;
+  double qf01 = cave_q;
+  if (known_qf > 0) {
+    qf01 = known_qf / 100.0;
+    out.quality = known_qf;
+    out.quality_source = QualitySource::kUser;
+  } else {
+    out.quality = std::max(1, static_cast<int>(std::lround(cave_q * 100)));
+    out.quality_source = QualitySource::kCave;
+  }
+  const torch::Tensor qf_t = torch::full({1}, qf01);
+  const torch::Tensor known_t = torch::full({1}, known_qf > 0 ? 1.0 : 0.0);
+
+  // Restorer over overlapping tiles, one row of tiles at a time: only the rows that later
+  // tiles still overlap are kept in float; finished rows go straight to the 8-bit output.
+  const auto ys = tile_spans(H, tile, overlap), xs = tile_spans(W, tile, overlap);
+  const uint64_t total = ys.size() * xs.size();
+  out.tiles = static_cast<int>(total);
+  out.rgb.resize(static_cast<size_t>(pixels) * 3);
+  uint64_t done = 0;
+  torch::Tensor acc, wsum;  // [3, rows, W], [1, rows, W] for rows [acc_y0, acc_y0 + rows)
+  int64_t acc_y0 = 0;
+  auto flush = [&](int64_t y_end) {  // writes rows [acc_y0, y_end) to the output
+    const int64_t n = y_end - acc_y0;
+    if (n <= 0) return;
+    torch::Tensor v = (acc.slice(1, 0, n) / wsum.slice(1, 0, n).clamp_min(1e-8))
+                          .clamp(0, 1)
+                          .mul(255)
+                          .round()
+                          .to(torch::kUInt8)
+                          .permute({1, 2, 0})
+                          .contiguous();
+    std::copy(v.data_ptr<uint8_t>(), v.data_ptr<uint8_t>() + n * W * 3,
+              out.rgb.begin() + acc_y0 * W * 3);
+    acc = acc.slice(1, n).clone();
+    wsum = wsum.slice(1, n).clone();
+    acc_y0 = y_end;
+  };
+  for (size_t r = 0; r < ys.size(); ++r) {
+    const Span sy = ys[r];
+    // Grow the accumulators to cover this row of tiles.
+    const int64_t need = sy.start + sy.len - acc_y0;
+    const int64_t have = acc.defined() ? acc.size(1) : 0;
+    if (need > have) {
+      torch::Tensor za = torch::zeros({3, need - have, W}), zw = torch::zeros({1, need - have, W});
+      acc = have ? torch::cat({acc, za}, 1) : za;
+      wsum = have ? torch::cat({wsum, zw}, 1) : zw;
+    }
+    const torch::Tensor wy = axis_weights(ys, r).view({1, -1, 1});
+    for (size_t c = 0; c < xs.size(); ++c) {
+      const Span sx = xs[c];
+      torch::Tensor x = window(rgb, stride, sy.start, sx.start, sy.len, sx.len);
+      torch::Tensor y = model->restore(pad_to_multiple(x, models::CodiffConfig::kMultiple), emb,
+                                       qf_t, known_t);
+      y = y[0].slice(1, 0, sy.len).slice(2, 0, sx.len).clamp(0, 1);
+      const torch::Tensor w = wy * axis_weights(xs, c).view({1, 1, -1});
+      const int64_t oy = sy.start - acc_y0;
+      acc.slice(1, oy, oy + sy.len).slice(2, sx.start, sx.start + sx.len).add_(y * w);
+      wsum.slice(1, oy, oy + sy.len).slice(2, sx.start, sx.start + sx.len).add_(w);
+      ++done;
+      if (o.progress && !o.progress(done, total))
+        throw RestoreError(Kind::kAborted, "aborted by the progress callback");
+    }
+    flush(r + 1 < ys.size() ? ys[r + 1].start : H);
+  }
+  return out;
+}
+
+RestoredImage JpegRestorer::restore_jpeg(const uint8_t* data, size_t size,
+                                         const RestoreOptions& o, int qf_override) const {
+  if (size == 0) throw RestoreError(Kind::kBadImage, "empty input: not a JPEG file");
+  if (!data) throw RestoreError(Kind::kInvalidArgument, "NULL JPEG buffer");
+  if (qf_override < 0 || qf_override > 100)
+    throw RestoreError(Kind::kInvalidArgument, "quality factor must be 0 (from the file) or 1..100");
+  jpeg::Limits limits;
+  limits.max_pixels = o.max_pixels;
+  jpeg::DecodedJpeg d;
+  std::string why;
+  const jpeg::Status st = jpeg::decode_jpeg(data, size, &d, &why, limits);
+  switch (st) {
+    case jpeg::Status::kOk: break;
+    case jpeg::Status::kTooLarge: throw RestoreError(Kind::kTooLarge, why);
+    case jpeg::Status::kOutOfMemory: throw std::bad_alloc();
+    case jpeg::Status::kUnsupported:
+      throw RestoreError(Kind::kBadImage,
+                         why + (d.components == 4 || why.find("CMYK") != std::string::npos
+                                    ? " (convert CMYK JPEGs to RGB first)"
+                                    : ""));
+    default: throw RestoreError(Kind::kBadImage, why.empty() ? jpeg::status_str(st) : why);
+  }
+  int qf = qf_override;
+  QualitySource src = QualitySource::kUser;
+  if (!qf) {
+    const jpeg::QualityEstimate q = jpeg::estimate_quality(d.qt);
+    if (q.quality > 0) {
+      qf = std::clamp(static_cast<int>(std::lround(q.quality)), 1, 100);
+      src = q.exact ? QualitySource::kFileExact : QualitySource::kFileEstimate;
+    }
+  }
+  RestoredImage r = restore(d.rgb.data(), d.width, d.height, static_cast<size_t>(d.width) * 3,
+                            qf, o);
+  if (qf) r.quality_source = src;
+  return r;
+}
+
+}  // namespace lucid::restoration
