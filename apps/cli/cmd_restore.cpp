@@ -1,13 +1,332 @@
 // lucid restore / bench-restore: JPEG artifact removal (see restoration/).
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
 #include "cli.h"
+#include "image_io.h"
+#include "lucid/restoration/jpeg_io.h"
+#include "metrics.h"
+
+namespace fs = std::filesystem;
 
 namespace lucid::cli {
 
-int cmd_restore(int, char**) {
-  throw CliError(kExitModel, "restore: JPEG restoration is not available in this build yet");
+// Helpers shared with cmd_bench.cpp (defined there).
+std::vector<std::string> list_images(const std::string& dir);
+std::vector<int> parse_int_list(const std::string& flag, const std::string& v, int lo, int hi);
+void write_text(const std::string& path, const std::string& text, bool overwrite);
+
+namespace {
+
+struct RestoreFlags {
+  int qf = 0;    // 0: from the file's tables, else CaVE
+  int tile = 0;  // 0: library default
+};
+
+// An input image with the quality factor its JPEG tables give (0 if not a JPEG).
+struct Input {
+  app::Image img;
+  int file_qf = 0;
+  bool exact = false;
+};
+
+Input read_input(const std::string& path) {
+  Input in;
+  std::vector<uint8_t> bytes = app::read_file(path);
+  const bool is_jpeg = bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
+  if (!is_jpeg) {
+    in.img = app::decode_image(bytes.data(), bytes.size(), path);
+    return in;
+  }
+  jpeg::DecodedJpeg d;
+  std::string why;
+  jpeg::Limits limits;
+  limits.max_side = app::kMaxImageSide;
+  limits.max_pixels = app::kMaxImagePixels;
+  if (jpeg::decode_jpeg(bytes.data(), bytes.size(), &d, &why, limits) != jpeg::Status::kOk) {
+    app::decode_image(bytes.data(), bytes.size(), path);  // throws the standard ImageError
+    throw CliError(kExitCorrupt, path + ": cannot read: " + why);
+  }
+  const jpeg::QualityEstimate q = jpeg::estimate_quality(d.qt);
+  if (q.quality > 0) {
+    in.file_qf = std::clamp(static_cast<int>(std::lround(q.quality)), 1, 100);
+    in.exact = q.exact;
+  }
+  in.img.width = d.width;
+  in.img.height = d.height;
+  in.img.rgb = std::move(d.rgb);
+  return in;
 }
-int cmd_bench_restore(int, char**) {
-  throw CliError(kExitModel, "bench-restore: JPEG restoration is not available in this build yet");
+
+// Shows "restoring NAME: tile i/n" on a terminal only.
+struct TileProgress {
+  std::string name;
+  bool tty = isatty(2) != 0;
+  static int callback(void* self, uint64_t done, uint64_t total) {
+    auto* p = static_cast<TileProgress*>(self);
+    if (p->tty && total > 1) {
+      std::fprintf(stderr, "\rrestoring %s: tile %llu/%llu", p->name.c_str(),
+                   static_cast<unsigned long long>(done), static_cast<unsigned long long>(total));
+      if (done == total) std::fprintf(stderr, "\r\033[K");
+      std::fflush(stderr);
+    }
+    return 0;
+  }
+};
+
+struct Result {
+  std::string input, output;
+  int width = 0, height = 0, qf = 0;
+  std::string qf_source;
+  double seconds = 0;
+};
+
+Result restore_one(Context& ctx, const std::string& in, const std::string& out,
+                   const RestoreFlags& rf, const CommonFlags& f, bool quiet_progress) {
+  Input input = read_input(in);
+  Result r;
+  r.input = in;
+  r.output = out;
+  r.width = input.img.width;
+  r.height = input.img.height;
+  if (rf.qf) {
+    r.qf = rf.qf;
+    r.qf_source = "user";
+  } else if (input.file_qf) {
+    r.qf = input.file_qf;
+    r.qf_source = input.exact ? "file" : "file-estimate";
+  } else {
+    r.qf_source = "cave";
+  }
+  TileProgress progress{in};
+  if (quiet_progress) progress.tty = false;
+  ctx.check(lucid_context_set_progress(ctx.get(), &TileProgress::callback, &progress), in);
+  Timer t;
+  uint8_t* pixels = nullptr;
+  ctx.check(lucid_restore_rgb(ctx.get(), input.img.rgb.data(), input.img.width, input.img.height,
+                              size_t(input.img.width) * 3, r.qf, &pixels),
+            in);
+  app::Image img;
+  img.width = input.img.width;
+  img.height = input.img.height;
+  img.rgb.assign(pixels, pixels + size_t(img.width) * img.height * 3);
+  lucid_free(pixels);
+  r.seconds = t.seconds();
+  app::write_image(out, img, f.overwrite);
+  return r;
+}
+
+std::string result_json(const Result& r) {
+  std::ostringstream s;
+  s << "{\"input\": \"" << json_escape(r.input) << "\", \"output\": \"" << json_escape(r.output)
+    << "\", \"width\": " << r.width << ", \"height\": " << r.height << ", \"qf\": ";
+  if (r.qf) s << r.qf;
+  else s << "null";
+  s << ", \"qf_source\": \"" << r.qf_source << "\", \"seconds\": " << r.seconds << "}";
+  return s.str();
+}
+
+void print_summary(const Result& r) {
+  char qf[32];
+  if (r.qf) std::snprintf(qf, sizeof qf, "QF %d (%s)", r.qf, r.qf_source.c_str());
+  else std::snprintf(qf, sizeof qf, "QF estimated by CaVE");
+  std::fprintf(stderr, "%s: %dx%d, %s -> %s in %.2f s\n", r.input.c_str(), r.width, r.height, qf,
+               r.output.c_str(), r.seconds);
+}
+
+void setup_context(Context& ctx, const RestoreFlags& rf) {
+  if (rf.tile) ctx.check(lucid_context_set_option(ctx.get(), LUCID_OPT_TILE, rf.tile), "--tile");
+}
+
+}  // namespace
+
+int cmd_restore(int argc, char** argv) {
+  Args a(argc, argv, 2);
+  CommonFlags f;
+  a.parse_common(&f);
+  RestoreFlags rf;
+  std::string v;
+  if (a.value({"--qf"}, &v)) rf.qf = parse_int("--qf", v, 1, 100);
+  if (a.value({"--tile"}, &v)) rf.tile = parse_int("--tile", v, 256, 4096);
+  auto pos = a.positionals();
+  if (pos.size() != 1)
+    throw CliError(kExitUsage, "restore: expected exactly one input file or folder (see --help)");
+  if (f.output.empty()) throw CliError(kExitUsage, "restore: -o OUT.png (or -o OUTDIR) is required");
+  check_device(f);
+  const std::string in = pos[0];
+  std::error_code ec;
+  if (!fs::is_directory(in, ec)) {
+    if (!f.overwrite && fs::exists(f.output))
+      throw CliError(kExitWrite, f.output + ": exists (use -y/--overwrite to replace it)");
+    if (!fs::exists(in, ec)) throw CliError(kExitUnreadable, in + ": cannot read: no such file");
+    Context ctx(f.model, LUCID_MODEL_RESTORE, f);
+    setup_context(ctx, rf);
+    Result r = restore_one(ctx, in, f.output, rf, f, f.quiet);
+    if (!f.quiet) print_summary(r);
+    if (f.json) std::cout << result_json(r) << "\n";
+    return kExitOk;
+  }
+
+  // Folder: every PNG/JPEG/PPM inside -> OUTDIR/<stem>.png. Outputs that exist are refused up
+  // front (without -y) so a run never stops half-way for that reason.
+  const auto files = list_images(in);
+  if (fs::exists(f.output, ec) && !fs::is_directory(f.output, ec))
+    throw CliError(kExitWrite, f.output + ": exists and is not a folder");
+  std::vector<std::string> outs;
+  for (const auto& file : files) {
+    const std::string o = (fs::path(f.output) / fs::path(file).stem()).string() + ".png";
+    if (!f.overwrite && fs::exists(o))
+      throw CliError(kExitWrite, o + ": exists (use -y/--overwrite to replace it)");
+    outs.push_back(o);
+  }
+  fs::create_directories(f.output, ec);
+  if (ec) throw CliError(kExitWrite, f.output + ": cannot create folder: " + ec.message());
+  Context ctx(f.model, LUCID_MODEL_RESTORE, f);
+  setup_context(ctx, rf);
+  Timer total;
+  int first_error = kExitOk, failed = 0;
+  std::ostringstream json;
+  json << "[";
+  for (size_t i = 0; i < files.size(); ++i) {
+    try {
+      Result r = restore_one(ctx, files[i], outs[i], rf, f, f.quiet);
+      if (!f.quiet) {
+        const double eta = total.seconds() / (i + 1) * (files.size() - i - 1);
+        std::fprintf(stderr, "[%zu/%zu] ", i + 1, files.size());
+        print_summary(r);
+        if (i + 1 < files.size()) std::fprintf(stderr, "        ETA %.0f s\n", eta);
+      }
+      json << (i ? ",\n " : "") << result_json(r);
+    } catch (const CliError& e) {
+      std::cerr << "error: " << e.what() << "\n";
+      if (!first_error) first_error = e.code();
+      ++failed;
+    } catch (const app::ImageError& e) {
+      std::cerr << "error: " << e.what() << "\n";
+      if (!first_error)
+        first_error = e.code() == app::ImageErrorCode::kUnreadable ? kExitUnreadable
+                      : (e.code() == app::ImageErrorCode::kExists ||
+                         e.code() == app::ImageErrorCode::kWriteFailed)
+                          ? kExitWrite
+                          : kExitCorrupt;
+      ++failed;
+    }
+  }
+  json << "]\n";
+  if (!f.quiet)
+    std::fprintf(stderr, "%s: %zu restored, %d failed in %.1f s\n", in.c_str(),
+                 files.size() - failed, failed, total.seconds());
+  if (f.json) std::cout << json.str();
+  return first_error;
+}
+
+int cmd_bench_restore(int argc, char** argv) {
+  Args a(argc, argv, 2);
+  CommonFlags f;
+  a.parse_common(&f);
+  std::string v;
+  std::vector<int> qfs = {10, 20, 30, 40};
+  RestoreFlags rf;
+  if (a.value({"--qf"}, &v)) qfs = parse_int_list("--qf", v, 1, 100);
+  if (a.value({"--tile"}, &v)) rf.tile = parse_int("--tile", v, 256, 4096);
+  auto pos = a.positionals();
+  if (pos.size() != 1) throw CliError(kExitUsage, "bench-restore: expected one image folder");
+  check_device(f);
+  const std::string outdir = f.output.empty() ? "bench-restore-out" : f.output;
+  const auto files = list_images(pos[0]);
+  const std::string json_path = outdir + "/restore.json";
+  if (!f.overwrite && fs::exists(json_path))
+    throw CliError(kExitWrite, json_path + ": exists (use -y/--overwrite)");
+  std::error_code ec;
+  fs::create_directories(outdir, ec);
+  if (ec) throw CliError(kExitWrite, outdir + ": cannot create folder: " + ec.message());
+  Context ctx(f.model, LUCID_MODEL_RESTORE, f);
+  setup_context(ctx, rf);
+
+  struct Stats {
+    double psnr = 0, ssim = 0, psnr_b = 0, bpp = 0, seconds = 0;
+  };
+  std::vector<Stats> jp(qfs.size()), lu(qfs.size());
+  std::vector<double> min_gain(qfs.size(), 1e9);
+  for (size_t fi = 0; fi < files.size(); ++fi) {
+    const app::Image clean = app::read_image(files[fi]);
+    const double share = 1.0 / files.size();
+    for (size_t qi = 0; qi < qfs.size(); ++qi) {
+      const auto bytes = jpeg::encode_jpeg(clean.rgb.data(), clean.width, clean.height, qfs[qi],
+                                           jpeg::Subsampling::k420, true);
+      app::Image dec = app::decode_image(bytes.data(), bytes.size(), files[fi] + " (JPEG)");
+      uint8_t* rgb = nullptr;
+      uint32_t w = 0, h = 0;
+      Timer t;
+      ctx.check(lucid_restore_jpeg(ctx.get(), bytes.data(), bytes.size(), &rgb, &w, &h),
+                files[fi]);
+      const double secs = t.seconds();
+      app::Image res;
+      res.width = int(w);
+      res.height = int(h);
+      res.rgb.assign(rgb, rgb + size_t(w) * h * 3);
+      lucid_free(rgb);
+      const double pj = app::psnr(clean, dec), pr = app::psnr(clean, res);
+      min_gain[qi] = std::min(min_gain[qi], pr - pj);
+      jp[qi].psnr += share * pj;
+      jp[qi].ssim += share * app::ssim(clean, dec);
+      jp[qi].psnr_b += share * app::psnr_b(clean, dec);
+      jp[qi].bpp += share * 8.0 * bytes.size() / (double(clean.width) * clean.height);
+      lu[qi].psnr += share * pr;
+      lu[qi].ssim += share * app::ssim(clean, res);
+      lu[qi].psnr_b += share * app::psnr_b(clean, res);
+      lu[qi].bpp = jp[qi].bpp;
+      lu[qi].seconds += share * secs;
+      if (f.verbose)
+        std::fprintf(stderr, "  %s QF %d: %.3f -> %.3f dB\n", files[fi].c_str(), qfs[qi], pj, pr);
+    }
+    if (!f.quiet) std::cerr << "[" << fi + 1 << "/" << files.size() << "] " << files[fi] << "\n";
+  }
+  const std::string model = lucid_context_model_id(ctx.get());
+  auto series = [&](const std::vector<Stats>& s, double Stats::*m) {
+    std::ostringstream o;
+    o.precision(6);
+    o << "[";
+    for (size_t i = 0; i < s.size(); ++i) o << (i ? ", " : "") << s[i].*m;
+    o << "]";
+    return o.str();
+  };
+  std::ostringstream j;
+  j.precision(6);
+  j << "{\n  \"name\": \"lucid-" << json_escape(model) << "\",\n  \"description\": \"JPEG "
+    << "artifact removal on " << json_escape(pos[0]) << ": libjpeg-turbo 4:2:0 baseline IJG "
+    << "tables, optimized Huffman, at each QF; restored with lucid_restore_jpeg\",\n"
+    << "  \"images\": " << files.size() << ",\n  \"qf\": [";
+  for (size_t i = 0; i < qfs.size(); ++i) j << (i ? ", " : "") << qfs[i];
+  j << "],\n  \"jpeg\": {\"bpp\": " << series(jp, &Stats::bpp)
+    << ", \"psnr-rgb\": " << series(jp, &Stats::psnr) << ", \"ssim-rgb\": "
+    << series(jp, &Stats::ssim) << ", \"psnr-b-rgb\": " << series(jp, &Stats::psnr_b) << "},\n"
+    << "  \"results\": {\"psnr-rgb\": " << series(lu, &Stats::psnr)
+    << ", \"ssim-rgb\": " << series(lu, &Stats::ssim)
+    << ", \"psnr-b-rgb\": " << series(lu, &Stats::psnr_b)
+    << ", \"restore_time\": " << series(lu, &Stats::seconds) << "},\n  \"psnr_gain_db\": [";
+  for (size_t i = 0; i < qfs.size(); ++i) j << (i ? ", " : "") << lu[i].psnr - jp[i].psnr;
+  j << "],\n  \"min_image_psnr_gain_db\": [";
+  for (size_t i = 0; i < qfs.size(); ++i) j << (i ? ", " : "") << min_gain[i];
+  j << "]\n}\n";
+  write_text(json_path, j.str(), f.overwrite);
+  if (!f.quiet) {
+    std::fprintf(stderr, "%4s %7s | %8s %7s %8s | %8s %7s %8s | %7s %6s\n", "QF", "bpp",
+                 "JPEG", "SSIM", "PSNR-B", "Lucid", "SSIM", "PSNR-B", "gain", "s/img");
+    for (size_t i = 0; i < qfs.size(); ++i)
+      std::fprintf(stderr, "%4d %7.3f | %8.3f %7.4f %8.3f | %8.3f %7.4f %8.3f | %+7.3f %6.2f\n",
+                   qfs[i], jp[i].bpp, jp[i].psnr, jp[i].ssim, jp[i].psnr_b, lu[i].psnr,
+                   lu[i].ssim, lu[i].psnr_b, lu[i].psnr - jp[i].psnr, lu[i].seconds);
+    std::fprintf(stderr, "wrote %s\n", json_path.c_str());
+  }
+  if (f.json) std::cout << j.str();
+  return kExitOk;
 }
 
 }  // namespace lucid::cli
