@@ -1,0 +1,148 @@
+// `lucid restore` and `lucid bench-restore` as a user meets them: exit codes, error lines,
+// no overwriting, folders, JSON. Uses the random-weight test restorer (tests/data).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+class RestoreCli : public ::testing::Test {
+ protected:
+  struct Run {
+    int code;
+    std::string out, err;
+  };
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("lucid-restore-cli-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  static std::string slurp(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+  Run run(const std::string& args) {
+    const auto o = dir_ / "stdout.txt", e = dir_ / "stderr.txt";
+    const std::string cmd = std::string(LUCID_CLI) + " " + args + " > " + o.string() + " 2> " +
+                            e.string() + " < /dev/null";
+    const int rc = std::system(cmd.c_str());
+    return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(o), slurp(e)};
+  }
+  std::string p(const std::string& name) const { return (dir_ / name).string(); }
+  static std::string data(const std::string& name) {
+    return std::string(LUCID_SOURCE_DIR) + "/tests/data/" + name;
+  }
+  static std::string model() { return " --model " + data("codiff-tiny.lucidw") + " -j 1"; }
+  fs::path dir_;
+};
+
+TEST_F(RestoreCli, RestoresJpegWithQualityFromFile) {
+  auto r = run("restore " + data("restore-q25.jpg") + " -o " + p("out.png") + " --json" + model());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(p("out.png")));
+  EXPECT_EQ(slurp(p("out.png")).substr(1, 3), "PNG");
+  EXPECT_NE(r.err.find("120x88, QF 25 (file)"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("\"qf\": 25"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"qf_source\": \"file\""), std::string::npos) << r.out;
+}
+
+TEST_F(RestoreCli, PngInputUsesCaveOrGivenQuality) {
+  auto r = run("restore " + data("sample.png") + " -o " + p("a.png") + " --quiet --json" + model());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(r.err.empty()) << r.err;
+  EXPECT_NE(r.out.find("\"qf_source\": \"cave\""), std::string::npos) << r.out;
+  r = run("restore " + data("sample.png") + " -o " + p("b.ppm") + " --qf 40 --tile 256" + model());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("QF 40 (user)"), std::string::npos) << r.err;
+  EXPECT_EQ(slurp(p("b.ppm")).substr(0, 2), "P6");
+}
+
+TEST_F(RestoreCli, NeverOverwritesWithoutBeingAsked) {
+  std::ofstream(p("keep.png")) << "precious";
+  auto r = run("restore " + data("restore-q25.jpg") + " -o " + p("keep.png") + model());
+  EXPECT_EQ(r.code, 5);
+  EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find("exists"), std::string::npos) << r.err;
+  EXPECT_EQ(slurp(p("keep.png")), "precious");
+  r = run("restore " + data("restore-q25.jpg") + " -o " + p("keep.png") + " -y" + model());
+  EXPECT_EQ(r.code, 0) << r.err;
+}
+
+TEST_F(RestoreCli, BadInputs) {
+  auto r = run("restore " + p("missing.jpg") + " -o " + p("x.png") + model());
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(r.err.rfind("error: " + p("missing.jpg") + ": ", 0), 0u) << r.err;
+  // Truncated JPEG.
+  const std::string jpg = slurp(data("restore-q25.jpg"));
+  std::ofstream(p("cut.jpg"), std::ios::binary) << jpg.substr(0, jpg.size() / 2);
+  r = run("restore " + p("cut.jpg") + " -o " + p("x.png") + model());
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_NE(r.err.find("cut.jpg: cannot read"), std::string::npos) << r.err;
+  // Corrupt JPEG header, empty file, non-image file.
+  std::string bad = jpg;
+  for (size_t i = 20; i < 60 && i < bad.size(); ++i) bad[i] = char(0xFF);
+  std::ofstream(p("bad.jpg"), std::ios::binary) << bad;
+  EXPECT_EQ(run("restore " + p("bad.jpg") + " -o " + p("x.png") + model()).code, 3);
+  std::ofstream(p("empty.jpg")).close();
+  EXPECT_EQ(run("restore " + p("empty.jpg") + " -o " + p("x.png") + model()).code, 3);
+  std::ofstream(p("notes.txt")) << "hello, not an image";
+  EXPECT_EQ(run("restore " + p("notes.txt") + " -o " + p("x.png") + model()).code, 3);
+  EXPECT_FALSE(fs::exists(p("x.png")));
+  // Usage errors, model errors, device errors.
+  EXPECT_EQ(run("restore " + data("restore-q25.jpg") + model()).code, 1);
+  EXPECT_EQ(run("restore " + data("restore-q25.jpg") + " -o " + p("x.png") + " --qf 0" + model()).code, 1);
+  EXPECT_EQ(run("restore " + data("restore-q25.jpg") + " -o " + p("x.png") + " --tile 9" + model()).code, 1);
+  EXPECT_EQ(run("restore " + data("restore-q25.jpg") + " -o " + p("x.png") + " --model " +
+                data("fat-tiny.lucidw")).code, 4);
+  EXPECT_EQ(run("restore " + data("restore-q25.jpg") + " -o " + p("x.png") + " --model " +
+                p("none.lucidw")).code, 4);
+}
+
+TEST_F(RestoreCli, Folder) {
+  fs::create_directories(p("in"));
+  fs::copy_file(data("restore-q25.jpg"), p("in/a.jpg"));
+  fs::copy_file(data("sample.png"), p("in/b.png"));
+  auto r = run("restore " + p("in") + " -o " + p("out") + model());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(p("out/a.png")));
+  EXPECT_TRUE(fs::exists(p("out/b.png")));
+  EXPECT_NE(r.err.find("[2/2]"), std::string::npos) << r.err;
+  r = run("restore " + p("in") + " -o " + p("out") + model());
+  EXPECT_EQ(r.code, 5) << r.err;
+  // One bad file: the others are still restored, the exit code reports the failure.
+  std::ofstream(p("in/c.jpg")) << "broken";
+  r = run("restore " + p("in") + " -o " + p("out2") + model());
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_TRUE(fs::exists(p("out2/a.png")));
+  EXPECT_NE(r.err.find("1 failed"), std::string::npos) << r.err;
+}
+
+TEST_F(RestoreCli, BenchRestore) {
+  fs::create_directories(p("clean"));
+  fs::copy_file(data("sample.png"), p("clean/s.png"));
+  auto r = run("bench-restore " + p("clean") + " --qf 10,30 -o " + p("bench") + " --json" + model());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string j = slurp(p("bench/restore.json"));
+  EXPECT_NE(j.find("\"qf\": [10, 30]"), std::string::npos) << j;
+  EXPECT_NE(j.find("\"psnr-b-rgb\""), std::string::npos) << j;
+  EXPECT_NE(j.find("\"ssim-rgb\""), std::string::npos) << j;
+  EXPECT_EQ(r.out, j);
+  EXPECT_NE(r.err.find("PSNR-B"), std::string::npos) << r.err;
+  EXPECT_EQ(run("bench-restore " + p("clean") + " -o " + p("bench") + model()).code, 5);
+  EXPECT_EQ(run("bench-restore " + p("nothere") + model()).code, 2);
+}
+
+}  // namespace
