@@ -3,6 +3,8 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -73,6 +75,26 @@ torch::Tensor tiled_apply(const std::function<torch::Tensor(const torch::Tensor&
   }
   return out;
 }
+
+// Stage timings on stderr when LUCID_TIMING is set (for profiling; off by default).
+class StageTimer {
+ public:
+  StageTimer() : on_(std::getenv("LUCID_TIMING") != nullptr), t_(now()) {}
+  void mark(const char* stage) {
+    if (!on_) return;
+    const double t = now();
+    std::fprintf(stderr, "lucid timing: %-16s %7.1f ms\n", stage, (t - t_) * 1e3);
+    t_ = t;
+  }
+
+ private:
+  static double now() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  bool on_;
+  double t_;
+};
 
 void append_u32(std::vector<uint8_t>& v, uint32_t x) {
   for (int i = 0; i < 4; ++i) v.push_back(static_cast<uint8_t>(x >> (8 * i)));
@@ -190,8 +212,11 @@ torch::Tensor ImageCodec::analyze(const uint8_t* rgb, uint32_t width, uint32_t h
     x = torch::replication_pad2d(x, {0, Wp - width, 0, Hp - height});
   ThreadScope ts(opts.threads);
   const int64_t tile = std::max<int64_t>(256, opts.tile / kStride * kStride);
-  return tiled_apply([&](const torch::Tensor& t) { return impl_->model->analysis(t); }, x, tile,
-                     64, 1, 16);
+  StageTimer timer;
+  torch::Tensor y = tiled_apply(
+      [&](const torch::Tensor& t) { return impl_->model->analysis(t); }, x, tile, 64, 1, 16);
+  timer.mark("analysis");
+  return y;
 }
 
 std::vector<uint8_t> ImageCodec::code(const torch::Tensor& y_base, uint32_t width,
@@ -208,6 +233,7 @@ std::vector<uint8_t> ImageCodec::code(const torch::Tensor& y_base, uint32_t widt
       throw CodecError(LUCID_ERROR_ABORTED, "aborted by the progress callback");
   };
   tick(1);
+  StageTimer timer;
   ThreadScope one(1);  // the entropy-parameter path runs single-threaded on both sides
   torch::Tensor y = y_base * m.model->gain(torch::full({1}, quality01));
   torch::Tensor z = m.model->hyper_analysis(y);
@@ -248,6 +274,7 @@ std::vector<uint8_t> ImageCodec::code(const torch::Tensor& y_base, uint32_t widt
   std::vector<uint8_t> sum;
   append_u32(sum, crc);
   c.chunks.push_back({entropy::ChunkKind::kLatentChecksum, sum});
+  timer.mark("entropy coding");
   tick(total);
   return entropy::serialize(c);
 }
@@ -353,6 +380,7 @@ RgbImage ImageCodec::decode(const uint8_t* data, size_t size, const RunOptions& 
   const int S = m.cfg.slice_channels();
   torch::Tensor y_hat;
   uint32_t crc = 0;
+  StageTimer timer;
   {
     ThreadScope one(1);
     torch::Tensor z_sym = torch::empty({1, m.cfg.Nz, Hp / kStride, Wp / kStride});
@@ -384,6 +412,7 @@ RgbImage ImageCodec::decode(const uint8_t* data, size_t size, const RunOptions& 
     }
     y_hat = torch::cat(slices, 1);
   }
+  timer.mark("entropy decoding");
   const auto& cs = c.chunks.back().data;
   const uint32_t stored = uint32_t{cs[0]} | uint32_t{cs[1]} << 8 | uint32_t{cs[2]} << 16 |
                           uint32_t{cs[3]} << 24;
@@ -402,6 +431,7 @@ RgbImage ImageCodec::decode(const uint8_t* data, size_t size, const RunOptions& 
     x_hat = tiled_apply([&](const torch::Tensor& t) { return m.model->synthesis(t); }, yin, tile,
                         4, 16, 1);
   }
+  timer.mark("synthesis");
   torch::Tensor out = x_hat.slice(2, 0, height)
                           .slice(3, 0, width)
                           .clamp(0, 1)
