@@ -196,7 +196,7 @@ torch::Tensor FilmResBlockImpl::forward(const torch::Tensor& x, const torch::Ten
 }
 
 RestoreUNetImpl::RestoreUNetImpl(const CodiffConfig& cfg) {
-  in_ = register_module("in", conv3(12, cfg.c1));
+  stem_ = register_module("stem", conv3(12, cfg.c1));
   down1_ = register_module("down1", conv3(cfg.c1, cfg.c2, 2));
   down2_ = register_module("down2", conv3(cfg.c2, cfg.c3, 2));
   up2_ = register_module("up2", conv3(cfg.c3, 4 * cfg.c2));
@@ -227,7 +227,7 @@ torch::Tensor RestoreUNetImpl::forward(const torch::Tensor& x_t, const torch::Te
     for (auto& m : *list) h = m->as<FilmResBlock>()->forward(h, cond);
     return h;
   };
-  torch::Tensor s1 = run(enc1_, in_->forward(torch::pixel_unshuffle(x_t * 2 - 1, 2)));
+  torch::Tensor s1 = run(enc1_, stem_->forward(torch::pixel_unshuffle(x_t * 2 - 1, 2)));
   torch::Tensor s2 = run(enc2_, act(down1_->forward(s1)));
   torch::Tensor h = run(mid_, act(down2_->forward(s2)));
   h = run(dec2_, torch::pixel_shuffle(up2_->forward(h), 2) + s2);

@@ -91,6 +91,28 @@ TEST(CodiffModel, ShapesAndIdentityAtInit) {
   EXPECT_GT((model->restore(x, emb, q, k) - x).abs().max().item<double>(), 1e-3);
 }
 
+// Training checkpoints are TorchScript archives: every submodule name must load back (a
+// module named like a Python keyword, e.g. "in", saves but cannot be loaded).
+TEST(CodiffModel, CheckpointArchiveRoundTrip) {
+  torch::manual_seed(3);
+  models::Codiff a(models::CodiffConfig::tiny());
+  a->unet()->randomize_output(0.1);
+  const std::string path = ::testing::TempDir() + "/codiff_ckpt.pt";
+  {
+    torch::serialize::OutputArchive out;
+    a->save(out);
+    out.save_to(path);
+  }
+  torch::manual_seed(4);
+  models::Codiff b(models::CodiffConfig::tiny());
+  torch::serialize::InputArchive in;
+  in.load_from(path);
+  b->load(in);
+  auto pa = a->named_parameters(true), pb = b->named_parameters(true);
+  ASSERT_EQ(pa.size(), pb.size());
+  for (const auto& p : pa) EXPECT_TRUE(torch::equal(p.value(), pb[p.key()])) << p.key();
+}
+
 TEST(CodiffModel, ConfigRoundTripAndErrors) {
   for (const auto& c : {models::CodiffConfig::small(), models::CodiffConfig::tiny()}) {
     const auto back = models::CodiffConfig::parse(c.serialize());

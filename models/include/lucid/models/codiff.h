@@ -93,7 +93,8 @@ class RestoreUNetImpl : public torch::nn::Module {
   void randomize_output(double std);
 
  private:
-  torch::nn::Conv2d in_{nullptr}, down1_{nullptr}, down2_{nullptr}, up2_{nullptr},
+  // (no submodule may be named like a Python keyword: checkpoints are TorchScript archives)
+  torch::nn::Conv2d stem_{nullptr}, down1_{nullptr}, down2_{nullptr}, up2_{nullptr},
       up1_{nullptr}, out_{nullptr};
   torch::nn::ModuleList enc1_, enc2_, mid_, dec2_, dec1_;
 };
