@@ -31,7 +31,7 @@ struct RestoreTrainOptions {
   double noise_prob = 0.25;   // share of samples at a random timestep t > t* (noised input)
   double double_prob = 0.2;   // double compression (second grid possibly shifted)
   double shift_prob = 0.15;   // single compression, crop not on the 8x8 grid
-  double low_qf_prob = 0.5;   // share of quality factors drawn from 5..50 instead of 5..95
+  double low_qf_prob = 0.3;   // share of quality factors drawn from 5..50 instead of 5..95
   double known_prob = 0.75;   // share of samples that see the true QF (else CaVE's estimate)
 };
 
