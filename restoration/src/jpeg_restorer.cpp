@@ -33,6 +33,9 @@ struct JpegRestorer::Impl {
 
 namespace {
 
+// Training covers quality factors 5..95; known higher qualities are passed through.
+constexpr int kMaxTrainedQuality = 95;
+
 // One axis of the tile grid: starts are multiples of 8 (so every tile sees the JPEG block grid
 // as the whole image does), consecutive tiles overlap by at least `overlap`, and the last tile
 // ends at the image border (it may be up to 7 pixels longer than `tile`).
@@ -177,6 +180,13 @@ RestoredImage JpegRestorer::restore(const uint8_t* rgb, int width, int height, s
   } else {
     out.quality = std::max(1, static_cast<int>(std::lround(cave_q * 100)));
     out.quality_source = QualitySource::kCave;
+  }
+  if (known_qf > kMaxTrainedQuality) {
+    // Above the trained range the JPEG is close to lossless: pass it through unchanged.
+    out.rgb.resize(static_cast<size_t>(pixels) * 3);
+    for (int64_t y = 0; y < H; ++y)
+      std::copy(rgb + y * stride, rgb + y * stride + W * 3, out.rgb.begin() + y * W * 3);
+    return out;
   }
   const torch::Tensor qf_t = torch::full({1}, qf01);
   const torch::Tensor known_t = torch::full({1}, known_qf > 0 ? 1.0 : 0.0);

@@ -180,6 +180,17 @@ TEST(JpegRestorer, TinyAndOddSizes) {
   }
 }
 
+TEST(JpegRestorer, NearLosslessQualityPassesThrough) {
+  JpegRestorer r(kTinyModel);
+  const int w = 33, h = 21;
+  auto img = test_image(w, h);
+  for (int q : {96, 100}) {
+    auto out = r.restore(img.data(), w, h, size_t(w) * 3, q, opts(512));
+    EXPECT_EQ(out.rgb, img) << "QF " << q;
+  }
+  EXPECT_NE(r.restore(img.data(), w, h, size_t(w) * 3, 95, opts(512)).rgb, img);
+}
+
 TEST(JpegRestorer, StrideAndDeterminism) {
   JpegRestorer r(kTinyModel);
   const int w = 37, h = 29;

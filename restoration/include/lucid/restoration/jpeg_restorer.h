@@ -75,7 +75,8 @@ class JpegRestorer {
   const std::string& config() const;
 
   // Restores decoded 8-bit RGB pixels (rows `stride` bytes apart) of a JPEG-compressed image.
-  // known_qf: 1..100 when known, 0 to let CaVE estimate it.
+  // known_qf: 1..100 when known, 0 to let CaVE estimate it. Known qualities above 95 (outside
+  // the training range, nearly lossless) are returned unchanged.
   RestoredImage restore(const uint8_t* rgb, int width, int height, size_t stride, int known_qf,
                         const RestoreOptions& opts) const;
   // Decodes a JPEG file (baseline or progressive, any common subsampling, grayscale; CMYK is
