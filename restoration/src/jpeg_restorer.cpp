@@ -36,25 +36,23 @@ namespace {
 // Training covers quality factors 5..95; known higher qualities are passed through.
 constexpr int kMaxTrainedQuality = 95;
 
-// One axis of the tile grid: starts are multiples of 8 (so every tile sees the JPEG block grid
-// as the whole image does), consecutive tiles overlap by at least `overlap`, and the last tile
-// ends at the image border (it may be up to 7 pixels longer than `tile`).
+// One axis of the tile grid: the fewest tiles of at most about `tile` pixels whose neighbours
+// overlap by at least `overlap`, spread evenly, with starts on multiples of 8 (so every tile
+// sees the JPEG block grid as the whole image does). Tiles may be up to 15 pixels longer than
+// `tile` (rounding), the last one ends at the border.
 struct Span {
   int64_t start, len;
 };
 
 std::vector<Span> tile_spans(int64_t n, int64_t tile, int64_t overlap) {
-  if (n <= tile) return {{0, n}};
+  if (n <= tile + 8) return {{0, n}};
+  const int64_t k = (n - overlap + (tile - overlap) - 1) / (tile - overlap);
+  const int64_t len = ((n + (k - 1) * overlap + k - 1) / k + 7) / 8 * 8 + 8;
   std::vector<Span> s;
-  const int64_t step = tile - overlap;
-  int64_t start = 0;
-  while (start + tile < n) {
-    s.push_back({start, tile});
-    start += step;
+  for (int64_t i = 0; i < k; ++i) {
+    const int64_t start = i + 1 == k ? (n - len) / 8 * 8 : (i * (n - len) / (k - 1)) / 8 * 8;
+    s.push_back({start, i + 1 == k ? n - start : len});
   }
-  const int64_t last = std::max<int64_t>(((n - tile) / 8) * 8, 0);
-  while (!s.empty() && s.back().start >= last) s.pop_back();
-  s.push_back({last, n - last});
   return s;
 }
 
