@@ -96,6 +96,15 @@ TEST_F(RestoreCli, BadInputs) {
   for (size_t i = 20; i < 60 && i < bad.size(); ++i) bad[i] = char(0xFF);
   std::ofstream(p("bad.jpg"), std::ios::binary) << bad;
   EXPECT_EQ(run("restore " + p("bad.jpg") + " -o " + p("x.png") + model()).code, 3);
+  std::string huge = jpg;  // SOF declaring 60000 x 60000 pixels
+  const size_t sof = huge.find("\xFF\xC0");
+  ASSERT_NE(sof, std::string::npos);
+  huge[sof + 5] = huge[sof + 7] = char(0xEA);
+  huge[sof + 6] = huge[sof + 8] = char(0x60);
+  std::ofstream(p("huge.jpg"), std::ios::binary) << huge;
+  r = run("restore " + p("huge.jpg") + " -o " + p("x.png") + model());
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_NE(r.err.find("too large"), std::string::npos) << r.err;
   std::ofstream(p("empty.jpg")).close();
   EXPECT_EQ(run("restore " + p("empty.jpg") + " -o " + p("x.png") + model()).code, 3);
   std::ofstream(p("notes.txt")) << "hello, not an image";

@@ -361,6 +361,15 @@ TEST(JpegRestorer, BadJpegInput) {
   const int k = kind_of(c);
   EXPECT_TRUE(k == bad || k == -1);  // some flips decode to a (wrong but valid) image
   EXPECT_EQ(kind_of(bytes, 100), static_cast<int>(RestoreError::Kind::kTooLarge));
+  // A header declaring 60000 x 60000 pixels is refused before any pixel buffer is allocated.
+  std::vector<uint8_t> huge = bytes;
+  for (size_t i = 0; i + 8 < huge.size(); ++i)
+    if (huge[i] == 0xFF && (huge[i + 1] == 0xC0 || huge[i + 1] == 0xC2)) {
+      huge[i + 5] = huge[i + 7] = 0xEA;  // height, width = 0xEA60 = 60000
+      huge[i + 6] = huge[i + 8] = 0x60;
+      break;
+    }
+  EXPECT_EQ(kind_of(huge), static_cast<int>(RestoreError::Kind::kTooLarge));
 }
 
 // A short mutation fuzz of the JPEG path (decode + quality tables + restorer): random bit
