@@ -1,0 +1,73 @@
+// lucid-train restore resumes exactly, across the CaVE -> restorer stage boundary too:
+// N steps in one run == a run stopped and resumed.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "image_io.h"
+#include "lucid/models/weights.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+int run(const std::string& args) {
+  const std::string cmd = std::string(LUCID_TRAIN) + " " + args + " > /dev/null 2>&1";
+  const int rc = std::system(cmd.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+TEST(TrainRestoreResume, ResumedRunEqualsUninterruptedRun) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("lucid-restore-resume-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::mt19937 rng(5);
+  std::ofstream list(dir / "list.txt");
+  for (int i = 0; i < 3; ++i) {
+    lucid::app::Image img;
+    img.width = 96;
+    img.height = 80;
+    img.rgb.resize(96 * 80 * 3);
+    for (size_t k = 0; k < img.rgb.size(); ++k)
+      img.rgb[k] = static_cast<uint8_t>((k / 3 % 96) * 2 + rng() % 40 + 30 * i);
+    const auto p = dir / ("img" + std::to_string(i) + ".png");
+    lucid::app::write_image(p.string(), img, true);
+    list << p.string() << "\n";
+  }
+  list.close();
+  const std::string common = " restore --config tiny --train " + (dir / "list.txt").string() +
+                             " --val " + (dir / "list.txt").string() +
+                             " --batch 2 --cave-batch 3 --crop 32 --val-crop 64 -j 1"
+                             " --cave-steps 2 --eval-minutes 1000 --checkpoint-minutes 1000"
+                             " --warmup 2 --log-every 1";
+  ASSERT_EQ(run(common + " --run " + (dir / "a").string() + " --steps 5"), 0);
+  ASSERT_EQ(run(common + " --run " + (dir / "b").string() + " --steps 1"), 0);
+  ASSERT_EQ(run(common + " --run " + (dir / "b").string() + " --steps 3"), 0);
+  ASSERT_EQ(run(common + " --run " + (dir / "b").string() + " --steps 5"), 0);
+  for (const char* r : {"a", "b"})
+    ASSERT_EQ(run("export-restore --run " + (dir / r).string() + " --which last --fp32 1 --out " +
+                  (dir / (std::string(r) + ".lucidw")).string()),
+              0);
+  auto a = lucid::models::load_weights((dir / "a.lucidw").string());
+  auto b = lucid::models::load_weights((dir / "b.lucidw").string());
+  EXPECT_EQ(a.get("arch"), "codiff");
+  EXPECT_EQ(a.get("train.step"), "5");
+  EXPECT_EQ(b.get("train.step"), "5");
+  ASSERT_EQ(a.tensors.size(), b.tensors.size());
+  for (size_t i = 0; i < a.tensors.size(); ++i)
+    EXPECT_TRUE(torch::equal(a.tensors[i].second, b.tensors[i].second)) << a.tensors[i].first;
+  // A different configuration refuses to resume from this run.
+  EXPECT_NE(run(" restore --config small --train " + (dir / "list.txt").string() + " --val " +
+                (dir / "list.txt").string() + " --run " + (dir / "a").string() + " --steps 6"),
+            0);
+  fs::remove_all(dir);
+}
+
+}  // namespace
