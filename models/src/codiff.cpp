@@ -1,4 +1,5 @@
 #include "lucid/models/codiff.h"
+#include "lucid/models/config_text.h"
 
 #include <cmath>
 #include <map>
@@ -70,20 +71,9 @@ std::string CodiffConfig::serialize() const {
 }
 
 CodiffConfig CodiffConfig::parse(const std::string& text) {
-  std::map<std::string, std::string> kv;
-  std::istringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ';')) {
-    auto eq = item.find('=');
-    if (eq == std::string::npos) throw std::invalid_argument("bad config item '" + item + "'");
-    kv[item.substr(0, eq)] = item.substr(eq + 1);
-  }
+  const auto kv = parse_config_text(text);
   CodiffConfig c;
-  auto get = [&](const char* k) -> const std::string& {
-    auto it = kv.find(k);
-    if (it == kv.end()) throw std::invalid_argument(std::string("config lacks ") + k);
-    return it->second;
-  };
+  auto get = [&](const char* k) -> const std::string& { return config_value(kv, k); };
   c.name = get("name");
   for (auto [k, v] : {std::pair<const char*, int*>{"cave_ch", &c.cave_ch}, {"emb_dim", &c.emb_dim},
                       {"dec_ch", &c.dec_ch}, {"c1", &c.c1}, {"c2", &c.c2}, {"c3", &c.c3},

@@ -1,5 +1,7 @@
 #include "lucid/models/fat_codec.h"
 
+#include "lucid/models/config_text.h"
+
 #include <cmath>
 #include <map>
 #include <sstream>
@@ -76,27 +78,11 @@ std::string FatConfig::serialize() const {
 }
 
 FatConfig FatConfig::parse(const std::string& text) {
-  std::map<std::string, std::string> kv;
-  std::istringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ';')) {
-    auto eq = item.find('=');
-    if (eq == std::string::npos) throw std::invalid_argument("bad config item '" + item + "'");
-    kv[item.substr(0, eq)] = item.substr(eq + 1);
-  }
+  const auto kv = parse_config_text(text);
   FatConfig c;
-  auto geti = [&](const char* k, int& v) {
-    auto it = kv.find(k);
-    if (it == kv.end()) throw std::invalid_argument(std::string("config lacks ") + k);
-    v = std::stoi(it->second);
-  };
-  auto getd = [&](const char* k, double& v) {
-    auto it = kv.find(k);
-    if (it == kv.end()) throw std::invalid_argument(std::string("config lacks ") + k);
-    v = std::stod(it->second);
-  };
-  if (!kv.count("name")) throw std::invalid_argument("config lacks name");
-  c.name = kv["name"];
+  auto geti = [&](const char* k, int& v) { v = std::stoi(config_value(kv, k)); };
+  auto getd = [&](const char* k, double& v) { v = std::stod(config_value(kv, k)); };
+  c.name = config_value(kv, "name");
   geti("N", c.N); geti("M", c.M); geti("Nz", c.Nz); geti("hyper_ch", c.hyper_ch);
   geti("slices", c.slices); geti("tca_dim", c.tca_dim); geti("tca_layers", c.tca_layers);
   geti("tca_heads", c.tca_heads); geti("heads_n", c.heads_n); geti("heads_m", c.heads_m);
@@ -104,7 +90,15 @@ FatConfig FatConfig::parse(const std::string& text) {
   geti("win_large", c.win_large); geti("fft_patch", c.fft_patch); geti("ffn_ratio", c.ffn_ratio);
   geti("num_gains", c.num_gains); getd("lambda_min", c.lambda_min);
   getd("lambda_max", c.lambda_max);
-  if (c.M % c.slices || c.N <= 0 || c.M <= 0 || c.num_gains < 2 || c.tca_dim % c.tca_heads)
+  // Weight files are input too: bound every size before anything is allocated from it.
+  for (int v : {c.N, c.M, c.Nz, c.hyper_ch, c.slices, c.tca_dim, c.tca_heads, c.heads_n,
+                c.heads_m, c.win_small, c.win_large, c.fft_patch, c.ffn_ratio, c.num_gains})
+    if (v < 1 || v > 4096) throw std::invalid_argument("model configuration out of range");
+  for (int v : {c.tca_layers, c.depth_n, c.depth_m})
+    if (v < 0 || v > 64) throw std::invalid_argument("model configuration out of range");
+  if (c.M % c.slices || c.num_gains < 2 || c.tca_dim % c.tca_heads || c.heads_n % 4 ||
+      c.heads_m % 4 || c.N % c.heads_n || c.M % c.heads_m || c.fft_patch % 2 ||
+      !(c.lambda_min > 0 && c.lambda_max > c.lambda_min))
     throw std::invalid_argument("inconsistent model configuration");
   return c;
 }
