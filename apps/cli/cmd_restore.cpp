@@ -27,6 +27,7 @@ namespace {
 struct RestoreFlags {
   int qf = 0;    // 0: from the file's tables, else CaVE
   int tile = 0;  // 0: library default
+  bool constraint = true;  // JPEG inputs: keep the result consistent with the file
 };
 
 // An input image with the quality factor its JPEG tables give (0 if not a JPEG).
@@ -34,6 +35,7 @@ struct Input {
   app::Image img;
   int file_qf = 0;
   bool exact = false;
+  std::vector<uint8_t> jpeg;  // the file's bytes when it is a JPEG
 };
 
 Input read_input(const std::string& path) {
@@ -61,6 +63,7 @@ Input read_input(const std::string& path) {
   in.img.width = d.width;
   in.img.height = d.height;
   in.img.rgb = std::move(d.rgb);
+  in.jpeg = std::move(bytes);
   return in;
 }
 
@@ -109,9 +112,17 @@ Result restore_one(Context& ctx, const std::string& in, const std::string& out,
   ctx.check(lucid_context_set_progress(ctx.get(), &TileProgress::callback, &progress), in);
   Timer t;
   uint8_t* pixels = nullptr;
-  ctx.check(lucid_restore_rgb(ctx.get(), input.img.rgb.data(), input.img.width, input.img.height,
-                              size_t(input.img.width) * 3, r.qf, &pixels),
-            in);
+  if (!input.jpeg.empty()) {
+    // JPEG files go in whole, so the restorer can also use their quantized coefficients.
+    ctx.check(lucid_context_set_option(ctx.get(), LUCID_OPT_JPEG_QF, rf.qf), "--qf");
+    uint32_t w = 0, h = 0;
+    ctx.check(lucid_restore_jpeg(ctx.get(), input.jpeg.data(), input.jpeg.size(), &pixels, &w, &h),
+              in);
+  } else {
+    ctx.check(lucid_restore_rgb(ctx.get(), input.img.rgb.data(), input.img.width,
+                                input.img.height, size_t(input.img.width) * 3, r.qf, &pixels),
+              in);
+  }
   app::Image img;
   img.width = input.img.width;
   img.height = input.img.height;
@@ -142,6 +153,8 @@ void print_summary(const Result& r) {
 
 void setup_context(Context& ctx, const RestoreFlags& rf) {
   if (rf.tile) ctx.check(lucid_context_set_option(ctx.get(), LUCID_OPT_TILE, rf.tile), "--tile");
+  ctx.check(lucid_context_set_option(ctx.get(), LUCID_OPT_JPEG_CONSTRAINT, rf.constraint ? 1 : 0),
+            "--no-constraint");
 }
 
 }  // namespace
@@ -154,6 +167,7 @@ int cmd_restore(int argc, char** argv) {
   std::string v;
   if (a.value({"--qf"}, &v)) rf.qf = parse_int("--qf", v, 1, 100);
   if (a.value({"--tile"}, &v)) rf.tile = parse_int("--tile", v, 256, 4096);
+  rf.constraint = !a.flag({"--no-constraint"});
   auto pos = a.positionals();
   if (pos.size() != 1)
     throw CliError(kExitUsage, "restore: expected exactly one input file or folder (see --help)");
@@ -235,6 +249,7 @@ int cmd_bench_restore(int argc, char** argv) {
   RestoreFlags rf;
   if (a.value({"--qf"}, &v)) qfs = parse_int_list("--qf", v, 1, 100);
   if (a.value({"--tile"}, &v)) rf.tile = parse_int("--tile", v, 256, 4096);
+  rf.constraint = !a.flag({"--no-constraint"});
   auto pos = a.positionals();
   if (pos.size() != 1) throw CliError(kExitUsage, "bench-restore: expected one image folder");
   check_device(f);
@@ -302,6 +317,7 @@ int cmd_bench_restore(int argc, char** argv) {
   j << "{\n  \"name\": \"lucid-" << json_escape(model) << "\",\n  \"description\": \"JPEG "
     << "artifact removal on " << json_escape(pos[0]) << ": libjpeg-turbo 4:2:0 baseline IJG "
     << "tables, optimized Huffman, at each QF; restored with lucid_restore_jpeg\",\n"
+    << "  \"jpeg_constraint\": " << (rf.constraint ? "true" : "false") << ",\n"
     << "  \"images\": " << files.size() << ",\n  \"qf\": [";
   for (size_t i = 0; i < qfs.size(); ++i) j << (i ? ", " : "") << qfs[i];
   j << "],\n  \"jpeg\": {\"bpp\": " << series(jp, &Stats::bpp)

@@ -197,6 +197,8 @@ const char* kHelp =
     "                        JPEG's quantization tables; for PNG/PPM inputs CaVE estimates it]\n"
     "                        bench-restore: comma-separated list [10,20,30,40]\n"
     "  --tile N              restore: tile side for large images, 256..4096 [1024]\n"
+    "  --no-constraint       restore, bench-restore: return the network output as is instead\n"
+    "                        of projecting it onto the JPEG file's quantization intervals\n"
     "  --compare ORIGINAL    decode: also report PSNR-RGB and MS-SSIM against ORIGINAL\n"
     "  -j, --threads N       CPU threads [2]\n"
     "  --device cpu|cuda     [cpu]\n"

@@ -26,6 +26,7 @@ const char* kUsage =
     "  -j, --threads N      intra-op threads [2]\n"
     "  --batch N            [8]      --crop N   training crop size, multiple of 64 [256]\n"
     "  --lr X               [2e-4]   --warmup N [200]   --clip X [1.0]\n"
+    "  --reset-lr X         on resume, use X instead of the checkpoint's learning rate\n"
     "  --minutes M          stop after M minutes of this run (0 = never) [0]\n"
     "  --steps N            stop at total step N (0 = never) [0]\n"
     "  --checkpoint-minutes M [5]    --eval-minutes M [10]   --patience N [4]\n"
@@ -41,7 +42,9 @@ const char* kUsage =
     "  --val-crop N [192]    --lr X [4e-4]   --cave-lr X [1e-3]   --cave-steps N [2000]\n"
     "  --cave-batch N [16]   --warmup N [200]   --clip X [0.5]   --minutes M [0]\n"
     "  --steps N [0]   --checkpoint-minutes M [4]   --eval-minutes M [8]   --patience N [3]\n"
-    "  --seed N [1]\n";
+    "  --seed N [1]   --reset-lr X (on resume)\n"
+    "  --low-qf-prob P [0.3]   share of training QFs drawn from 5..50 (else 5..95)\n"
+    "  --high-qf-prob P [0]    share drawn from 75..95 instead (P + low <= 1)\n";
 
 using Setter = std::function<void(const std::string&)>;
 
@@ -87,6 +90,7 @@ int main(int argc, char** argv) {
           {"--crop", [&](auto v) { o.crop = std::stoi(v); }},
           {"--val-crop", [&](auto v) { o.val_crop = std::stoi(v); }},
           {"--lr", [&](auto v) { o.lr = std::stod(v); }},
+          {"--reset-lr", [&](auto v) { o.reset_lr = std::stod(v); }},
           {"--warmup", [&](auto v) { o.warmup_steps = std::stoi(v); }},
           {"--clip", [&](auto v) { o.clip = std::stod(v); }},
           {"--minutes", [&](auto v) { o.minutes = std::stod(v); }},
@@ -147,6 +151,9 @@ int main(int argc, char** argv) {
           {"--val-crop", [&](auto v) { o.val_crop = std::stoi(v); }},
           {"--lr", [&](auto v) { o.lr = std::stod(v); }},
           {"--cave-lr", [&](auto v) { o.cave_lr = std::stod(v); }},
+          {"--reset-lr", [&](auto v) { o.reset_lr = std::stod(v); }},
+          {"--low-qf-prob", [&](auto v) { o.low_qf_prob = std::stod(v); }},
+          {"--high-qf-prob", [&](auto v) { o.high_qf_prob = std::stod(v); }},
           {"--cave-steps", [&](auto v) { o.cave_steps = std::stoi(v); }},
           {"--cave-batch", [&](auto v) { o.cave_batch = std::stoi(v); }},
           {"--warmup", [&](auto v) { o.warmup_steps = std::stoi(v); }},
@@ -165,8 +172,10 @@ int main(int argc, char** argv) {
         return 1;
       }
       if (o.crop % 16 || o.val_crop % 16 || o.crop < 16 || o.batch < 1 || o.cave_batch < 2 ||
-          o.threads < 1 || o.cave_steps < 0) {
-        std::cerr << "error: restore: crops must be multiples of 16, batch and threads >= 1\n";
+          o.threads < 1 || o.cave_steps < 0 || o.low_qf_prob < 0 || o.high_qf_prob < 0 ||
+          o.low_qf_prob + o.high_qf_prob > 1) {
+        std::cerr << "error: restore: crops must be multiples of 16, batch and threads >= 1, "
+                     "QF shares in 0..1\n";
         return 1;
       }
       if (o.device != "cpu" && o.device != "cuda") {

@@ -100,6 +100,11 @@ int train_codec(const CodecTrainOptions& o) {
     rng_from_string(rng, prior_state.at("rng"));
     std::cerr << "resumed " << o.run_dir << " at step " << step << " (" << fmt(wall / 3600, 3)
               << " h trained, lr " << lr << ")\n";
+    if (o.reset_lr > 0) {
+      lr = o.reset_lr;
+      bad_evals = 0;
+      std::cerr << "learning rate reset to " << lr << "\n";
+    }
   }
   set_lr(opt, lr);
 

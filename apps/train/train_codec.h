@@ -14,6 +14,7 @@ struct CodecTrainOptions {
   int crop = 256;
   int val_crop = 256;
   double lr = 2e-4;
+  double reset_lr = 0;  // > 0: on resume, replace the checkpoint's learning rate
   double clip = 1.0;
   int warmup_steps = 200;
   double minutes = 0;     // 0: no time limit

@@ -54,8 +54,10 @@ torch::Tensor jpeg_round_trip(const torch::Tensor& hwc, int qf) {
 
 int draw_qf(const RestoreTrainOptions& o, std::mt19937_64& rng) {
   std::uniform_real_distribution<double> u(0, 1);
-  const int hi = u(rng) < o.low_qf_prob ? 50 : 95;
-  return 5 + static_cast<int>(rng() % static_cast<uint64_t>(hi - 5 + 1));
+  const double r = u(rng);
+  const int hi = r < o.low_qf_prob ? 50 : 95;
+  const int lo = r >= o.low_qf_prob && r < o.low_qf_prob + o.high_qf_prob ? 75 : 5;
+  return lo + static_cast<int>(rng() % static_cast<uint64_t>(hi - lo + 1));
 }
 
 Pair make_pair(const std::vector<Photo>& photos, int S, const RestoreTrainOptions& o,
@@ -234,6 +236,11 @@ int train_restore(const RestoreTrainOptions& o) {
     rng_from_string(rng, prior.at("rng"));
     std::cerr << "resumed " << o.run_dir << " at step " << step << " (" << fmt(wall / 3600, 3)
               << " h trained, lr " << lr << ")\n";
+    if (o.reset_lr > 0) {
+      lr = o.reset_lr;
+      bad_evals = 0;
+      std::cerr << "learning rate reset to " << lr << "\n";
+    }
   }
   const int64_t step0 = step;
 

@@ -150,6 +150,14 @@ lucid_status lucid_context_set_option(lucid_context* ctx, lucid_option option, i
         if (value < 256 || value > 4096) bad("LUCID_OPT_TILE must be in 256..4096");
         ctx->opts.tile = static_cast<int>(value);
         break;
+      case LUCID_OPT_JPEG_CONSTRAINT:
+        if (value != 0 && value != 1) bad("LUCID_OPT_JPEG_CONSTRAINT must be 0 or 1");
+        ctx->opts.jpeg_constraint = value == 1;
+        break;
+      case LUCID_OPT_JPEG_QF:
+        if (value < 0 || value > 100) bad("LUCID_OPT_JPEG_QF must be in 0..100");
+        ctx->opts.jpeg_qf = static_cast<int>(value);
+        break;
       default:
         bad("unknown option");
     }

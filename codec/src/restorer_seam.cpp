@@ -43,6 +43,7 @@ rs::RestoreOptions options_for(const RunOptions& o) {
   r.threads = o.threads;
   r.max_pixels = o.max_pixels;
   r.tile = o.tile;
+  r.jpeg_constraint = o.jpeg_constraint;
   r.progress = o.progress;
   return r;
 }
@@ -66,7 +67,7 @@ std::unique_ptr<RestorerHandle, RestorerHandleDeleter> make_restorer(const std::
 std::string restorer_model_id(const RestorerHandle& h) { return h.restorer.model_id(); }
 
 RgbImage restore_jpeg(RestorerHandle& h, const uint8_t* jpeg, size_t size, const RunOptions& o) {
-  return translated([&] { return to_rgb_image(h.restorer.restore_jpeg(jpeg, size, options_for(o))); });
+  return translated([&] { return to_rgb_image(h.restorer.restore_jpeg(jpeg, size, options_for(o), o.jpeg_qf)); });
 }
 
 RgbImage restore_rgb(RestorerHandle& h, const uint8_t* rgb, uint32_t width, uint32_t height,

@@ -188,6 +188,39 @@ void read_quant_tables(const jpeg_decompress_struct& c, QuantTables* qt) {
   for (int i = 0; i < qt->num_components; ++i) qt->component_table[i] = c.comp_info[i].quant_tbl_no;
 }
 
+// Checks the parsed header against the limits before anything large is allocated.
+bool within_limits(const jpeg_decompress_struct& c, const Limits& lim, ErrorManager* err) {
+  const uint64_t pixels = uint64_t{c.image_width} * c.image_height;
+  if (c.image_width <= lim.max_side && c.image_height <= lim.max_side && pixels <= lim.max_pixels)
+    return true;
+  err->status = Status::kTooLarge;
+  std::snprintf(err->message, sizeof(err->message),
+                "%ux%u exceeds the limits (%u per side, %llu pixels)",
+                static_cast<unsigned>(c.image_width), static_cast<unsigned>(c.image_height),
+                static_cast<unsigned>(lim.max_side), static_cast<unsigned long long>(lim.max_pixels));
+  return false;
+}
+
+// Creates the decompressor, installs the guards and reads the header. Must be called from the
+// function that did the setjmp.
+void start_reading(jpeg_decompress_struct* c, ErrorManager* err, ScanGuard* guard,
+                   const Limits& limits, const uint8_t* data, size_t size, bool* created) {
+  jpeg_create_decompress(c);
+  *created = true;
+  guard->pub.progress_monitor = on_progress;
+  guard->max_scans = limits.max_scans;
+  c->progress = &guard->pub;
+  jpeg_mem_src(c, data, static_cast<unsigned long>(size));
+  jpeg_read_header(c, TRUE);
+  err->in_scan_data = true;
+}
+
+void unsupported_color(const jpeg_decompress_struct& c, ErrorManager* err) {
+  err->status = Status::kUnsupported;
+  std::snprintf(err->message, sizeof(err->message), "unsupported colour space (%d components%s)",
+                c.num_components, c.num_components == 4 ? ", CMYK/YCCK" : "");
+}
+
 // Returns with job->err.status/message describing the outcome. Any libjpeg error longjmps back
 // to the setjmp below.
 Status run_decode(DecodeJob* job) {
@@ -196,15 +229,7 @@ Status run_decode(DecodeJob* job) {
   install_error_manager(&job->err);
   if (setjmp(job->err.jump)) return job->err.status;
 
-  jpeg_create_decompress(c);
-  job->created = true;
-  job->guard.pub.progress_monitor = on_progress;
-  job->guard.max_scans = job->limits->max_scans;
-  c->progress = &job->guard.pub;
-
-  jpeg_mem_src(c, job->data, static_cast<unsigned long>(job->size));
-  jpeg_read_header(c, TRUE);
-  job->err.in_scan_data = true;
+  start_reading(c, &job->err, &job->guard, *job->limits, job->data, job->size, &job->created);
 
   DecodedJpeg* out = job->out;
   out->width = static_cast<int>(c->image_width);
@@ -218,25 +243,10 @@ Status run_decode(DecodeJob* job) {
     case JCS_GRAYSCALE: c->out_color_space = JCS_GRAYSCALE; break;
     case JCS_YCbCr:
     case JCS_RGB: c->out_color_space = JCS_RGB; break;
-    default:
-      job->err.status = Status::kUnsupported;
-      std::snprintf(job->err.message, sizeof(job->err.message),
-                    "unsupported colour space (%d components%s)", c->num_components,
-                    c->num_components == 4 ? ", CMYK/YCCK" : "");
-      return job->err.status;
+    default: unsupported_color(*c, &job->err); return job->err.status;
   }
 
-  const Limits& lim = *job->limits;
-  const uint64_t pixels = uint64_t{c->image_width} * c->image_height;
-  if (c->image_width > lim.max_side || c->image_height > lim.max_side || pixels > lim.max_pixels) {
-    job->err.status = Status::kTooLarge;
-    std::snprintf(job->err.message, sizeof(job->err.message),
-                  "%ux%u exceeds the limits (%u per side, %llu pixels)",
-                  static_cast<unsigned>(c->image_width), static_cast<unsigned>(c->image_height),
-                  static_cast<unsigned>(lim.max_side),
-                  static_cast<unsigned long long>(lim.max_pixels));
-    return job->err.status;
-  }
+  if (!within_limits(*c, *job->limits, &job->err)) return job->err.status;
 
   c->dct_method = JDCT_ISLOW;
   c->do_fancy_upsampling = TRUE;
@@ -273,6 +283,82 @@ Status run_decode(DecodeJob* job) {
         row[3 * x] = row[3 * x + 1] = row[3 * x + 2] = v;
       }
     }
+  }
+  jpeg_finish_decompress(c);
+  return Status::kOk;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Coefficients
+// ---------------------------------------------------------------------------------------------
+
+struct CoefficientJob {
+  jpeg_decompress_struct cinfo;
+  ErrorManager err;
+  ScanGuard guard;
+  bool created = false;
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+  const Limits* limits = nullptr;
+  JpegCoefficients* out = nullptr;
+};
+
+Status run_read_coefficients(CoefficientJob* job) {
+  jpeg_decompress_struct* c = &job->cinfo;
+  c->err = &job->err.pub;
+  install_error_manager(&job->err);
+  if (setjmp(job->err.jump)) return job->err.status;
+  start_reading(c, &job->err, &job->guard, *job->limits, job->data, job->size, &job->created);
+
+  JpegCoefficients* out = job->out;
+  switch (c->jpeg_color_space) {
+    case JCS_GRAYSCALE: out->color = JpegCoefficients::Color::kGray; break;
+    case JCS_YCbCr: out->color = JpegCoefficients::Color::kYCbCr; break;
+    case JCS_RGB: out->color = JpegCoefficients::Color::kRGB; break;
+    default: unsupported_color(*c, &job->err); return job->err.status;
+  }
+  if (c->num_components != (out->color == JpegCoefficients::Color::kGray ? 1 : 3)) {
+    unsupported_color(*c, &job->err);
+    return job->err.status;
+  }
+  if (!within_limits(*c, *job->limits, &job->err)) return job->err.status;
+
+  jvirt_barray_ptr* arrays = jpeg_read_coefficients(c);
+  out->width = static_cast<int>(c->image_width);
+  out->height = static_cast<int>(c->image_height);
+  out->max_h = c->max_h_samp_factor;
+  out->max_v = c->max_v_samp_factor;
+  try {
+    out->components.resize(static_cast<size_t>(c->num_components));
+    for (int i = 0; i < c->num_components; ++i) {
+      const jpeg_component_info& ci = c->comp_info[i];
+      JpegCoefficients::Component& comp = out->components[static_cast<size_t>(i)];
+      comp.h = ci.h_samp_factor;
+      comp.v = ci.v_samp_factor;
+      comp.blocks_w = static_cast<int>(ci.width_in_blocks);
+      comp.blocks_h = static_cast<int>(ci.height_in_blocks);
+      const JQUANT_TBL* q = ci.quant_table ? ci.quant_table : c->quant_tbl_ptrs[ci.quant_tbl_no];
+      if (!q) {
+        job->err.status = Status::kCorrupt;
+        std::snprintf(job->err.message, sizeof(job->err.message),
+                      "component %d has no quantization table", i);
+        return job->err.status;
+      }
+      for (int k = 0; k < 64; ++k) comp.quant[static_cast<size_t>(k)] = q->quantval[k];
+      comp.coef.resize(size_t{ci.width_in_blocks} * ci.height_in_blocks * 64);
+      for (JDIMENSION by = 0; by < ci.height_in_blocks; ++by) {
+        JBLOCKARRAY row = (*c->mem->access_virt_barray)(reinterpret_cast<j_common_ptr>(c),
+                                                         arrays[i], by, 1, FALSE);
+        for (JDIMENSION bx = 0; bx < ci.width_in_blocks; ++bx) {
+          int16_t* dst = comp.coef.data() + (size_t{by} * ci.width_in_blocks + bx) * 64;
+          for (int k = 0; k < 64; ++k) dst[k] = row[0][bx][k];
+        }
+      }
+    }
+  } catch (const std::bad_alloc&) {
+    job->err.status = Status::kOutOfMemory;
+    std::snprintf(job->err.message, sizeof(job->err.message), "cannot allocate coefficients");
+    return job->err.status;
   }
   jpeg_finish_decompress(c);
   return Status::kOk;
@@ -437,6 +523,22 @@ QualityEstimate estimate_quality(const QuantTables& qt) {
   return {quality_from_scale(scale), false};
 }
 
+namespace {
+// Cheap checks before libjpeg sees the bytes: returns the reason (and sets *st) or nullptr.
+const char* precheck(const uint8_t* data, size_t size, Status* st) {
+  *st = Status::kNotJpeg;
+  if (size == 0 || !data) return "empty input";
+  if (data[0] != 0xFF || (size >= 2 && data[1] != 0xD8)) return "no JPEG start-of-image marker";
+  *st = Status::kTruncated;
+  if (size < 2) return "input ends inside the start-of-image marker";
+  *st = Status::kTooLarge;
+  if (size > static_cast<size_t>(static_cast<unsigned long>(-1)))
+    return "input larger than libjpeg can address";
+  *st = Status::kOk;
+  return nullptr;
+}
+}  // namespace
+
 Status decode_jpeg(const uint8_t* data, size_t size, DecodedJpeg* out, std::string* error,
                    const Limits& limits) {
   auto fail = [&](Status s, const std::string& why) {
@@ -445,12 +547,8 @@ Status decode_jpeg(const uint8_t* data, size_t size, DecodedJpeg* out, std::stri
     return s;
   };
   if (!out) return fail(Status::kCorrupt, "no output object");
-  if (size == 0 || !data) return fail(Status::kNotJpeg, "empty input");
-  if (data[0] != 0xFF || (size >= 2 && data[1] != 0xD8))
-    return fail(Status::kNotJpeg, "no JPEG start-of-image marker");
-  if (size < 2) return fail(Status::kTruncated, "input ends inside the start-of-image marker");
-  if (size > static_cast<size_t>(static_cast<unsigned long>(-1)))
-    return fail(Status::kTooLarge, "input larger than libjpeg can address");
+  Status st = Status::kOk;
+  if (const char* why = precheck(data, size, &st)) return fail(st, why);
 
   *out = DecodedJpeg{};
   DecodeJob job;
@@ -459,6 +557,29 @@ Status decode_jpeg(const uint8_t* data, size_t size, DecodedJpeg* out, std::stri
   job.limits = &limits;
   job.out = out;
   const Status s = run_decode(&job);
+  if (job.created) jpeg_destroy_decompress(&job.cinfo);
+  if (s != Status::kOk) return fail(s, job.err.message[0] ? job.err.message : status_str(s));
+  if (error) error->clear();
+  return Status::kOk;
+}
+
+Status read_jpeg_coefficients(const uint8_t* data, size_t size, JpegCoefficients* out,
+                              std::string* error, const Limits& limits) {
+  auto fail = [&](Status s, const std::string& why) {
+    if (out) *out = JpegCoefficients{};
+    if (error) *error = why;
+    return s;
+  };
+  if (!out) return fail(Status::kCorrupt, "no output object");
+  Status st = Status::kOk;
+  if (const char* why = precheck(data, size, &st)) return fail(st, why);
+  *out = JpegCoefficients{};
+  CoefficientJob job;
+  job.data = data;
+  job.size = size;
+  job.limits = &limits;
+  job.out = out;
+  const Status s = run_read_coefficients(&job);
   if (job.created) jpeg_destroy_decompress(&job.cinfo);
   if (s != Status::kOk) return fail(s, job.err.message[0] ? job.err.message : status_str(s));
   if (error) error->clear();

@@ -8,6 +8,7 @@
 
 #include "lucid/models/codiff.h"
 #include "lucid/models/weights.h"
+#include "lucid/restoration/jpeg_constraint.h"
 #include "lucid/restoration/jpeg_io.h"
 
 namespace lucid::restoration {
@@ -278,6 +279,13 @@ RestoredImage JpegRestorer::restore_jpeg(const uint8_t* data, size_t size,
   RestoredImage r = restore(d.rgb.data(), d.width, d.height, static_cast<size_t>(d.width) * 3,
                             qf, o);
   if (qf) r.quality_source = src;
+  if (o.jpeg_constraint && r.tiles > 0) {
+    d = jpeg::DecodedJpeg{};  // release the decoded pixels before the coefficients are read
+    jpeg::JpegCoefficients jc;
+    if (jpeg::read_jpeg_coefficients(data, size, &jc, &why, limits) == jpeg::Status::kOk)
+      r.constrained = jpeg::project_to_constraints(jc, r.rgb.data(), r.width, r.height,
+                                                   static_cast<size_t>(r.width) * 3);
+  }
   return r;
 }
 

@@ -57,6 +57,16 @@ TEST_F(RestoreCli, RestoresJpegWithQualityFromFile) {
   EXPECT_NE(r.err.find("120x88, QF 25 (file)"), std::string::npos) << r.err;
   EXPECT_NE(r.out.find("\"qf\": 25"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"qf_source\": \"file\""), std::string::npos) << r.out;
+  // The projection onto the file's quantization intervals changes the network's output;
+  // --no-constraint returns it as is. A user-given QF overrides the file's for JPEG input too.
+  r = run("restore " + data("restore-q25.jpg") + " -o " + p("raw.png") + " --no-constraint" +
+          " --qf 40" + model());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("QF 40 (user)"), std::string::npos) << r.err;
+  r = run("restore " + data("restore-q25.jpg") + " -o " + p("raw25.png") + " --no-constraint" +
+          model());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(slurp(p("out.png")) != slurp(p("raw25.png")));
 }
 
 TEST_F(RestoreCli, PngInputUsesCaveOrGivenQuality) {
@@ -148,6 +158,7 @@ TEST_F(RestoreCli, BenchRestore) {
   EXPECT_NE(j.find("\"qf\": [10, 30]"), std::string::npos) << j;
   EXPECT_NE(j.find("\"psnr-b-rgb\""), std::string::npos) << j;
   EXPECT_NE(j.find("\"ssim-rgb\""), std::string::npos) << j;
+  EXPECT_NE(j.find("\"jpeg_constraint\": true"), std::string::npos) << j;
   EXPECT_EQ(r.out, j);
   EXPECT_NE(r.err.find("PSNR-B"), std::string::npos) << r.err;
   EXPECT_EQ(run("bench-restore " + p("clean") + " -o " + p("bench") + model()).code, 5);

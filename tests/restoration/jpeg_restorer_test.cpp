@@ -16,6 +16,7 @@
 
 #include "lucid/models/codiff.h"
 #include "lucid/models/weights.h"
+#include "lucid/restoration/jpeg_constraint.h"
 #include "lucid/restoration/jpeg_io.h"
 
 namespace lucid::restoration {
@@ -318,10 +319,21 @@ TEST(JpegRestorer, FromJpegBytes) {
     EXPECT_EQ(out.height, h);
     EXPECT_EQ(out.quality, q);
     EXPECT_EQ(out.quality_source, QualitySource::kFileExact);
-    // Same result as decoding first and passing the quality explicitly.
+    // Same result as decoding first, passing the quality explicitly and projecting onto the
+    // file's quantization constraint set; without the projection, the plain restore().
     jpeg::DecodedJpeg d;
     ASSERT_EQ(jpeg::decode_jpeg(bytes.data(), bytes.size(), &d, nullptr), jpeg::Status::kOk);
     auto ref = r.restore(d.rgb.data(), w, h, size_t(w) * 3, q, opts(512));
+    RestoreOptions plain = opts(512);
+    plain.jpeg_constraint = false;
+    auto unprojected = r.restore_jpeg(bytes.data(), bytes.size(), plain);
+    EXPECT_FALSE(unprojected.constrained);
+    EXPECT_EQ(unprojected.rgb, ref.rgb);
+    jpeg::JpegCoefficients c;
+    ASSERT_EQ(jpeg::read_jpeg_coefficients(bytes.data(), bytes.size(), &c, nullptr),
+              jpeg::Status::kOk);
+    ASSERT_TRUE(jpeg::project_to_constraints(c, ref.rgb.data(), w, h, size_t(w) * 3));
+    EXPECT_TRUE(out.constrained);
     EXPECT_EQ(out.rgb, ref.rgb);
   }
   // Progressive 4:4:4 input, with a user-given quality.

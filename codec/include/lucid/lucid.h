@@ -65,7 +65,14 @@ typedef enum lucid_model_kind {
 typedef enum lucid_option {
   LUCID_OPT_THREADS = 1,    /* intra-op CPU threads, 1..256; default 2 */
   LUCID_OPT_MAX_PIXELS = 2, /* largest accepted width*height, 1..2^28; default 2^28 */
-  LUCID_OPT_TILE = 3        /* tile side in pixels for large images, 256..4096; default 1024 */
+  LUCID_OPT_TILE = 3,       /* tile side in pixels for large images, 256..4096; default 1024 */
+  /* lucid_restore_jpeg: 1 keeps the result consistent with the file's quantized DCT
+   * coefficients (projection onto the quantization constraint set), 0 returns the network
+   * output as is; default 1 */
+  LUCID_OPT_JPEG_CONSTRAINT = 4,
+  /* lucid_restore_jpeg: quality factor the restorer assumes, 1..100, or 0 to read it from the
+   * file's quantization tables; default 0 */
+  LUCID_OPT_JPEG_QF = 5
 } lucid_option;
 
 typedef struct lucid_context lucid_context;
@@ -125,7 +132,8 @@ LUCID_API lucid_status lucid_stream_get_info(const uint8_t* data, size_t size,
 /* ---- JPEG artifact removal ------------------------------------------------------------- */
 
 /* Restores a JPEG file's image (bytes in, RGB out). The quality factor is read from the
- * file's quantization tables. */
+ * file's quantization tables (unless LUCID_OPT_JPEG_QF sets it), and the result is kept
+ * consistent with the file's quantized coefficients (unless LUCID_OPT_JPEG_CONSTRAINT is 0). */
 LUCID_API lucid_status lucid_restore_jpeg(lucid_context* ctx, const uint8_t* jpeg, size_t size,
                                           uint8_t** rgb, uint32_t* width, uint32_t* height);
 /* Restores decoded RGB pixels of a JPEG-compressed image. `known_qf` in [1, 100], or 0 to let

@@ -87,6 +87,29 @@ const char* status_str(Status s);
 Status decode_jpeg(const uint8_t* data, size_t size, DecodedJpeg* out, std::string* error,
                    const Limits& limits = {});
 
+// The quantized DCT coefficients of a JPEG file, as the decoder's entropy stage produces them
+// (no dequantization, no IDCT): what the file actually says about the image. Used to keep a
+// restored image consistent with the file (see jpeg_constraint.h).
+struct JpegCoefficients {
+  enum class Color { kGray, kYCbCr, kRGB };
+  int width = 0, height = 0;  // image size in pixels
+  Color color = Color::kYCbCr;
+  int max_h = 1, max_v = 1;   // largest sampling factors over the components
+  struct Component {
+    int h = 1, v = 1;                     // sampling factors
+    int blocks_w = 0, blocks_h = 0;       // component size in 8x8 blocks (image area only)
+    std::array<uint16_t, 64> quant{};     // natural order
+    std::vector<int16_t> coef;            // blocks_h * blocks_w blocks of 64, natural order
+  };
+  std::vector<Component> components;
+};
+
+// Reads the quantized coefficients of a complete JPEG file (baseline or progressive). Same
+// statuses, strictness and limits as decode_jpeg; CMYK/YCCK is kUnsupported. Memory: 2 bytes per
+// coded sample (e.g. 3 bytes per pixel at 4:2:0), plus libjpeg's own copy while reading.
+Status read_jpeg_coefficients(const uint8_t* data, size_t size, JpegCoefficients* out,
+                              std::string* error, const Limits& limits = {});
+
 struct QualityEstimate {
   double quality = 0.0;  // IJG quality 1..100; 0 when no table is defined
   bool exact = false;    // true: every table equals the IJG table for this integer quality

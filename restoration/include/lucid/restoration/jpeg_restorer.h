@@ -42,6 +42,9 @@ struct RestoreOptions {
   // image area (apart from the input and output buffers themselves).
   int tile = 512;
   int overlap = 32;
+  // restore_jpeg only: project the result onto the file's quantization constraint set (see
+  // jpeg_constraint.h), so it never contradicts the coefficients the file holds.
+  bool jpeg_constraint = true;
   // Called after each tile with done/total tiles; return false to abort (kAborted).
   std::function<bool(uint64_t done, uint64_t total)> progress;
 };
@@ -61,6 +64,7 @@ struct RestoredImage {
   QualitySource quality_source = QualitySource::kCave;
   double cave_quality = 0;   // CaVE's own estimate (1..100), for information
   int tiles = 0;
+  bool constrained = false;  // projected onto the JPEG file's quantization constraint set
 };
 
 class JpegRestorer {
@@ -81,7 +85,8 @@ class JpegRestorer {
                         const RestoreOptions& opts) const;
   // Decodes a JPEG file (baseline or progressive, any common subsampling, grayscale; CMYK is
   // refused) and restores it; the quality factor comes from the quantization tables unless
-  // qf_override (1..100) is given.
+  // qf_override (1..100) is given. With opts.jpeg_constraint the result is projected onto the
+  // file's quantization constraint set.
   RestoredImage restore_jpeg(const uint8_t* data, size_t size, const RestoreOptions& opts,
                              int qf_override = 0) const;
 
