@@ -38,6 +38,31 @@ int main(int argc, char** argv) {
   s = lucid_restore_jpeg(ctx, jpeg, size, &rgb, &w, &h);
   if (s != LUCID_OK || w != 120 || h != 88 || !rgb) return fail("restore_jpeg", s, ctx);
 
+  /* Without the projection onto the file's quantization intervals the output differs; the
+   * option values are checked. */
+  {
+    uint8_t* raw = NULL;
+    uint32_t rw = 0, rh = 0;
+    if (lucid_context_set_option(ctx, LUCID_OPT_JPEG_CONSTRAINT, 2) != LUCID_ERROR_INVALID_ARGUMENT ||
+        lucid_context_set_option(ctx, LUCID_OPT_JPEG_QF, 101) != LUCID_ERROR_INVALID_ARGUMENT ||
+        lucid_context_set_option(ctx, LUCID_OPT_JPEG_QF, -1) != LUCID_ERROR_INVALID_ARGUMENT)
+      return fail("bad restoration option accepted", LUCID_OK, ctx);
+    s = lucid_context_set_option(ctx, LUCID_OPT_JPEG_CONSTRAINT, 0);
+    if (s != LUCID_OK) return fail("set JPEG_CONSTRAINT", s, ctx);
+    s = lucid_restore_jpeg(ctx, jpeg, size, &raw, &rw, &rh);
+    if (s != LUCID_OK || rw != w || rh != h) return fail("restore_jpeg unconstrained", s, ctx);
+    if (memcmp(raw, rgb, (size_t)w * h * 3) == 0) return fail("projection changed nothing", s, ctx);
+    lucid_free(raw);
+    s = lucid_context_set_option(ctx, LUCID_OPT_JPEG_CONSTRAINT, 1);
+    if (s != LUCID_OK) return fail("set JPEG_CONSTRAINT", s, ctx);
+    s = lucid_context_set_option(ctx, LUCID_OPT_JPEG_QF, 60);
+    if (s != LUCID_OK) return fail("set JPEG_QF", s, ctx);
+    s = lucid_restore_jpeg(ctx, jpeg, size, &raw, &rw, &rh);
+    if (s != LUCID_OK) return fail("restore_jpeg with QF", s, ctx);
+    lucid_free(raw);
+    lucid_context_set_option(ctx, LUCID_OPT_JPEG_QF, 0);
+  }
+
   /* Decoded pixels with a known QF and with an unknown one (CaVE), with a padded stride. */
   const size_t stride = (size_t)w * 3 + 4;
   uint8_t* padded = (uint8_t*)calloc(stride * h, 1);
