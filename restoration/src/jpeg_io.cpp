@@ -140,7 +140,9 @@ void on_progress(j_common_ptr cinfo) {
 // Decoding
 // ---------------------------------------------------------------------------------------------
 
-struct DecodeJob {
+// One reading job: everything the function that calls setjmp uses after a longjmp lives here.
+template <class Out>
+struct ReadJob {
   jpeg_decompress_struct cinfo;
   ErrorManager err;
   ScanGuard guard;
@@ -148,8 +150,9 @@ struct DecodeJob {
   const uint8_t* data = nullptr;
   size_t size = 0;
   const Limits* limits = nullptr;
-  DecodedJpeg* out = nullptr;
+  Out* out = nullptr;
 };
+using DecodeJob = ReadJob<DecodedJpeg>;
 
 std::string describe_subsampling(const jpeg_decompress_struct& c) {
   if (c.num_components == 1) return "gray";
@@ -292,16 +295,7 @@ Status run_decode(DecodeJob* job) {
 // Coefficients
 // ---------------------------------------------------------------------------------------------
 
-struct CoefficientJob {
-  jpeg_decompress_struct cinfo;
-  ErrorManager err;
-  ScanGuard guard;
-  bool created = false;
-  const uint8_t* data = nullptr;
-  size_t size = 0;
-  const Limits* limits = nullptr;
-  JpegCoefficients* out = nullptr;
-};
+using CoefficientJob = ReadJob<JpegCoefficients>;
 
 Status run_read_coefficients(CoefficientJob* job) {
   jpeg_decompress_struct* c = &job->cinfo;
@@ -537,53 +531,42 @@ const char* precheck(const uint8_t* data, size_t size, Status* st) {
   *st = Status::kOk;
   return nullptr;
 }
-}  // namespace
 
-Status decode_jpeg(const uint8_t* data, size_t size, DecodedJpeg* out, std::string* error,
-                   const Limits& limits) {
+// The public readers share one shape: cheap checks, one libjpeg job, errors to a Status.
+template <class Out, class Job>
+Status run_reader(const uint8_t* data, size_t size, Out* out, std::string* error,
+                  const Limits& limits, Status (*run)(Job*)) {
   auto fail = [&](Status s, const std::string& why) {
-    if (out) *out = DecodedJpeg{};
+    if (out) *out = Out{};
     if (error) *error = why;
     return s;
   };
   if (!out) return fail(Status::kCorrupt, "no output object");
   Status st = Status::kOk;
   if (const char* why = precheck(data, size, &st)) return fail(st, why);
-
-  *out = DecodedJpeg{};
-  DecodeJob job;
+  *out = Out{};
+  Job job;
   job.data = data;
   job.size = size;
   job.limits = &limits;
   job.out = out;
-  const Status s = run_decode(&job);
+  const Status s = run(&job);
   if (job.created) jpeg_destroy_decompress(&job.cinfo);
   if (s != Status::kOk) return fail(s, job.err.message[0] ? job.err.message : status_str(s));
   if (error) error->clear();
   return Status::kOk;
 }
 
+}  // namespace
+
+Status decode_jpeg(const uint8_t* data, size_t size, DecodedJpeg* out, std::string* error,
+                   const Limits& limits) {
+  return run_reader(data, size, out, error, limits, &run_decode);
+}
+
 Status read_jpeg_coefficients(const uint8_t* data, size_t size, JpegCoefficients* out,
                               std::string* error, const Limits& limits) {
-  auto fail = [&](Status s, const std::string& why) {
-    if (out) *out = JpegCoefficients{};
-    if (error) *error = why;
-    return s;
-  };
-  if (!out) return fail(Status::kCorrupt, "no output object");
-  Status st = Status::kOk;
-  if (const char* why = precheck(data, size, &st)) return fail(st, why);
-  *out = JpegCoefficients{};
-  CoefficientJob job;
-  job.data = data;
-  job.size = size;
-  job.limits = &limits;
-  job.out = out;
-  const Status s = run_read_coefficients(&job);
-  if (job.created) jpeg_destroy_decompress(&job.cinfo);
-  if (s != Status::kOk) return fail(s, job.err.message[0] ? job.err.message : status_str(s));
-  if (error) error->clear();
-  return Status::kOk;
+  return run_reader(data, size, out, error, limits, &run_read_coefficients);
 }
 
 std::vector<uint8_t> encode_jpeg(const uint8_t* rgb, int width, int height, int quality,
