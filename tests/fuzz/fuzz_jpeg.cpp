@@ -1,10 +1,14 @@
 // libFuzzer target: lucid::jpeg::decode_jpeg on arbitrary bytes, then quality estimation on
-// whatever tables were read. Must never crash, hang, leak or trip a sanitizer; any Status is fine.
+// whatever tables were read, then the coefficient reader and the projection onto the file's
+// quantization constraint set. Must never crash, hang, leak or trip a sanitizer; any Status is
+// fine.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
+#include "lucid/restoration/jpeg_constraint.h"
 #include "lucid/restoration/jpeg_io.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -23,6 +27,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::abort();
     const lucid::jpeg::QualityEstimate q = lucid::jpeg::estimate_quality(out.qt);
     if (!(q.quality >= 0.0 && q.quality <= 100.0)) std::abort();
+    // The same bytes read as coefficients must succeed too, and projecting the decoded image
+    // must accept it (same size, supported layouts) or refuse without touching it.
+    lucid::jpeg::JpegCoefficients c;
+    if (lucid::jpeg::read_jpeg_coefficients(data, size, &c, &error, limits) !=
+        lucid::jpeg::Status::kOk)
+      std::abort();
+    const std::vector<uint8_t> before = out.rgb;
+    if (!lucid::jpeg::project_to_constraints(c, out.rgb.data(), out.width, out.height,
+                                             size_t(out.width) * 3) &&
+        out.rgb != before)
+      std::abort();
   } else if (!out.rgb.empty() || error.empty()) {
     std::abort();
   }
