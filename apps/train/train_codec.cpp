@@ -111,6 +111,8 @@ int train_codec(const CodecTrainOptions& o) {
   auto train = load_photo_list(o.train_list, o.crop);
   auto val = load_photo_list(o.val_list, o.val_crop);
   const std::string fingerprint = dataset_fingerprint(train);
+  const std::string val_fingerprint = dataset_fingerprint(val);
+  reconcile_val_set(prior_state, val_fingerprint, &best_val, &bad_evals);
   std::cerr << "train images: " << train.size() << ", val images: " << val.size()
             << ", dataset " << fingerprint << "\n";
   if (!prior_state.empty() && prior_state.count("dataset") &&
@@ -127,6 +129,7 @@ int train_codec(const CodecTrainOptions& o) {
                     {"wall_seconds", fmt(wall, 12)}, {"best_val", fmt(best_val, 12)},
                     {"lr", fmt(lr, 12)},             {"bad_evals", std::to_string(bad_evals)},
                     {"rng", rng_to_string(rng)},     {"dataset", fingerprint},
+                    {"val_dataset", val_fingerprint},
                     {"device", device_description(dev, o.threads)},
                     {"val_loss", fmt(val_loss, 8)},  {"updated", now_iso8601()}};
   };

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <filesystem>
 #include <iomanip>
+#include <iostream>
 #include <sstream>
 #include <stdexcept>
 
@@ -35,6 +36,16 @@ std::vector<Photo> load_photo_list(const std::string& list_path, int min_side) {
   }
   if (photos.empty()) throw std::runtime_error("no usable images in " + list_path);
   return photos;
+}
+
+void reconcile_val_set(const StateMap& prior, const std::string& val_fingerprint,
+                       double* best_val, int* bad_evals) {
+  const auto it = prior.find("val_dataset");
+  if (it == prior.end() || it->second == val_fingerprint) return;
+  std::cerr << "note: the validation set changed since the last checkpoint (" << it->second
+            << " -> " << val_fingerprint << "): the best score so far is reset\n";
+  *best_val = 1e30;
+  *bad_evals = 0;
 }
 
 std::string dataset_fingerprint(const std::vector<Photo>& photos) {

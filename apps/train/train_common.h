@@ -34,6 +34,10 @@ torch::Tensor center_crop(const Photo& p, int size);
 
 // Key/value trainer state persisted with each checkpoint.
 using StateMap = std::map<std::string, std::string>;
+// Validation scores from another validation set are not comparable: when the checkpoint records
+// a different "val_dataset", forget its best score (the next evaluation becomes the best).
+void reconcile_val_set(const StateMap& prior, const std::string& val_fingerprint,
+                       double* best_val, int* bad_evals);
 void write_state(const std::string& path, const StateMap& s);
 StateMap read_state(const std::string& path);
 

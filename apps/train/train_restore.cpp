@@ -247,6 +247,8 @@ int train_restore(const RestoreTrainOptions& o) {
   auto train = load_photo_list(o.train_list, o.crop + 8);
   auto val = load_photo_list(o.val_list, o.val_crop);
   const std::string fingerprint = dataset_fingerprint(train);
+  const std::string val_fingerprint = dataset_fingerprint(val);
+  reconcile_val_set(prior, val_fingerprint, &best_val, &bad_evals);
   std::cerr << "train images: " << train.size() << ", val images: " << val.size()
             << ", dataset " << fingerprint << ", config " << cfg.serialize() << "\n";
   const ValSet val_set = make_val_set(val, o.val_crop);
@@ -262,6 +264,7 @@ int train_restore(const RestoreTrainOptions& o) {
                {"wall_seconds", fmt(wall, 12)}, {"best_val", fmt(best_val, 12)},
                {"lr", fmt(lr, 12)},             {"bad_evals", std::to_string(bad_evals)},
                {"rng", rng_to_string(rng)},     {"dataset", fingerprint},
+               {"val_dataset", val_fingerprint},
                {"device", device_description(dev, o.threads)},
                {"cave_steps", std::to_string(o.cave_steps)},
                {"batch", std::to_string(o.batch)}, {"crop", std::to_string(o.crop)},
