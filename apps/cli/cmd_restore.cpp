@@ -113,7 +113,9 @@ Result restore_one(Context& ctx, const std::string& in, const std::string& out,
   Timer t;
   uint8_t* pixels = nullptr;
   if (!input.jpeg.empty()) {
-    // JPEG files go in whole, so the restorer can also use their quantized coefficients.
+    // JPEG files go in whole, so the restorer can also use their quantized coefficients; the
+    // pixels decoded here are not needed for that.
+    std::vector<uint8_t>().swap(input.img.rgb);
     ctx.check(lucid_context_set_option(ctx.get(), LUCID_OPT_JPEG_QF, rf.qf), "--qf");
     uint32_t w = 0, h = 0;
     ctx.check(lucid_restore_jpeg(ctx.get(), input.jpeg.data(), input.jpeg.size(), &pixels, &w, &h),

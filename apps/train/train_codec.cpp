@@ -100,11 +100,7 @@ int train_codec(const CodecTrainOptions& o) {
     rng_from_string(rng, prior_state.at("rng"));
     std::cerr << "resumed " << o.run_dir << " at step " << step << " (" << fmt(wall / 3600, 3)
               << " h trained, lr " << lr << ")\n";
-    if (o.reset_lr > 0) {
-      lr = o.reset_lr;
-      bad_evals = 0;
-      std::cerr << "learning rate reset to " << lr << "\n";
-    }
+    apply_lr_reset(o.reset_lr, &lr, &bad_evals);
   }
   set_lr(opt, lr);
 

@@ -38,6 +38,13 @@ std::vector<Photo> load_photo_list(const std::string& list_path, int min_side) {
   return photos;
 }
 
+void apply_lr_reset(double reset_lr, double* lr, int* bad_evals) {
+  if (reset_lr <= 0) return;
+  *lr = reset_lr;
+  *bad_evals = 0;
+  std::cerr << "learning rate reset to " << *lr << "\n";
+}
+
 void reconcile_val_set(const StateMap& prior, const std::string& val_fingerprint,
                        double* best_val, int* bad_evals) {
   const auto it = prior.find("val_dataset");

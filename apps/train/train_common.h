@@ -38,6 +38,9 @@ using StateMap = std::map<std::string, std::string>;
 // a different "val_dataset", forget its best score (the next evaluation becomes the best).
 void reconcile_val_set(const StateMap& prior, const std::string& val_fingerprint,
                        double* best_val, int* bad_evals);
+// On resume with --reset-lr X (X > 0): use X instead of the checkpoint's rate and restart the
+// plateau count.
+void apply_lr_reset(double reset_lr, double* lr, int* bad_evals);
 void write_state(const std::string& path, const StateMap& s);
 StateMap read_state(const std::string& path);
 

@@ -236,11 +236,7 @@ int train_restore(const RestoreTrainOptions& o) {
     rng_from_string(rng, prior.at("rng"));
     std::cerr << "resumed " << o.run_dir << " at step " << step << " (" << fmt(wall / 3600, 3)
               << " h trained, lr " << lr << ")\n";
-    if (o.reset_lr > 0) {
-      lr = o.reset_lr;
-      bad_evals = 0;
-      std::cerr << "learning rate reset to " << lr << "\n";
-    }
+    apply_lr_reset(o.reset_lr, &lr, &bad_evals);
   }
   const int64_t step0 = step;
 

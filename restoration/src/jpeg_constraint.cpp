@@ -10,14 +10,15 @@ namespace {
 
 // The orthonormal 8-point DCT-II basis, which is exactly JPEG's forward DCT:
 // F(u, v) = 1/4 C(u) C(v) sum f(x, y) cos((2x+1)u pi/16) cos((2y+1)v pi/16).
+// forward[u][x] is the basis, inverse[x][u] its transpose (the inverse of an orthonormal map).
 struct Basis {
-  float c[8][8];  // c[u][x]
+  float forward[8][8], inverse[8][8];
   Basis() {
     const double pi = std::acos(-1.0);
     for (int u = 0; u < 8; ++u)
       for (int x = 0; x < 8; ++x)
-        c[u][x] = static_cast<float>((u == 0 ? std::sqrt(0.125) : 0.5) *
-                                     std::cos((2 * x + 1) * u * pi / 16));
+        inverse[x][u] = forward[u][x] = static_cast<float>(
+            (u == 0 ? std::sqrt(0.125) : 0.5) * std::cos((2 * x + 1) * u * pi / 16));
   }
 };
 const Basis& basis() {
@@ -25,37 +26,20 @@ const Basis& basis() {
   return b;
 }
 
-void forward_dct(const float* f, float* out) {  // f[y*8+x] -> out[v*8+u]
-  const auto& c = basis().c;
+// out = m * in * m^T for 8x8 row-major blocks: the separable 2-D transform with matrix m.
+void separable(const float (&m)[8][8], const float* in, float* out) {
   float t[64];
-  for (int y = 0; y < 8; ++y)
-    for (int u = 0; u < 8; ++u) {
+  for (int r = 0; r < 8; ++r)  // rows: t = in * m^T
+    for (int j = 0; j < 8; ++j) {
       float s = 0;
-      for (int x = 0; x < 8; ++x) s += f[y * 8 + x] * c[u][x];
-      t[y * 8 + u] = s;
+      for (int k = 0; k < 8; ++k) s += in[r * 8 + k] * m[j][k];
+      t[r * 8 + j] = s;
     }
-  for (int v = 0; v < 8; ++v)
-    for (int u = 0; u < 8; ++u) {
+  for (int i = 0; i < 8; ++i)  // columns: out = m * t
+    for (int j = 0; j < 8; ++j) {
       float s = 0;
-      for (int y = 0; y < 8; ++y) s += c[v][y] * t[y * 8 + u];
-      out[v * 8 + u] = s;
-    }
-}
-
-void inverse_dct(const float* F, float* out) {  // F[v*8+u] -> out[y*8+x]
-  const auto& c = basis().c;
-  float t[64];
-  for (int v = 0; v < 8; ++v)
-    for (int x = 0; x < 8; ++x) {
-      float s = 0;
-      for (int u = 0; u < 8; ++u) s += F[v * 8 + u] * c[u][x];
-      t[v * 8 + x] = s;
-    }
-  for (int y = 0; y < 8; ++y)
-    for (int x = 0; x < 8; ++x) {
-      float s = 0;
-      for (int v = 0; v < 8; ++v) s += c[v][y] * t[v * 8 + x];
-      out[y * 8 + x] = s;
+      for (int k = 0; k < 8; ++k) s += m[i][k] * t[k * 8 + j];
+      out[i * 8 + j] = s;
     }
 }
 
@@ -93,7 +77,7 @@ void project_plane(std::vector<float>& plane, int W, int H, int fx, int fy,
       const size_t origin = static_cast<size_t>(by) * 8 * lw + static_cast<size_t>(bx) * 8;
       for (int y = 0; y < 8; ++y)
         for (int x = 0; x < 8; ++x) blk[y * 8 + x] = low[origin + y * lw + x] - 128.0f;
-      forward_dct(blk, F);
+      separable(basis().forward, blk, F);
       const int16_t* k = comp.coef.data() + (static_cast<size_t>(by) * bw + bx) * 64;
       bool any = false;
       for (int i = 0; i < 64; ++i) {
@@ -111,7 +95,7 @@ void project_plane(std::vector<float>& plane, int W, int H, int fx, int fy,
         st->coefficients += 64;
       }
       if (!any) continue;
-      inverse_dct(D, d);
+      separable(basis().inverse, D, d);
       for (int y = 0; y < 8; ++y)
         for (int x = 0; x < 8; ++x) delta[origin + y * lw + x] = d[y * 8 + x];
     }

@@ -279,7 +279,7 @@ RestoredImage JpegRestorer::restore_jpeg(const uint8_t* data, size_t size,
   RestoredImage r = restore(d.rgb.data(), d.width, d.height, static_cast<size_t>(d.width) * 3,
                             qf, o);
   if (qf) r.quality_source = src;
-  if (o.jpeg_constraint && r.tiles > 0) {
+  if (o.jpeg_constraint && qf <= kMaxTrainedQuality) {  // above it restore() passes through
     d = jpeg::DecodedJpeg{};  // release the decoded pixels before the coefficients are read
     jpeg::JpegCoefficients jc;
     if (jpeg::read_jpeg_coefficients(data, size, &jc, &why, limits) == jpeg::Status::kOk)
