@@ -199,6 +199,7 @@ const char* kHelp =
     "  --tile N              restore: tile side for large images, 256..4096 [1024]\n"
     "  --no-constraint       restore, bench-restore: return the network output as is instead\n"
     "                        of projecting it onto the JPEG file's quantization intervals\n"
+    "                        and shrinking its change above quality 75\n"
     "  --compare ORIGINAL    decode: also report PSNR-RGB and MS-SSIM against ORIGINAL\n"
     "  -j, --threads N       CPU threads [2]\n"
     "  --device cpu|cuda     [cpu]\n"

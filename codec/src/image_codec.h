@@ -30,7 +30,9 @@ struct RunOptions {
   int threads = 2;
   uint64_t max_pixels = uint64_t{1} << 28;
   int tile = 1024;  // pixels; larger images run the transforms tile by tile
-  bool jpeg_constraint = true;  // restoration: project onto the JPEG file's constraint set
+  // restoration: project onto the JPEG file's constraint set and shrink the restorer's change
+  // at high qualities (rs::detail_keep); false returns the network's output as is
+  bool jpeg_constraint = true;
   int jpeg_qf = 0;              // restoration: 1..100 overrides the file's quality factor
   std::function<bool(uint64_t done, uint64_t total)> progress;  // false = abort
 };

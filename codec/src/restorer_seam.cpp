@@ -44,6 +44,7 @@ rs::RestoreOptions options_for(const RunOptions& o) {
   r.max_pixels = o.max_pixels;
   r.tile = o.tile;
   r.jpeg_constraint = o.jpeg_constraint;
+  r.high_quality_shrink = o.jpeg_constraint;  // one switch: off returns the network's output
   r.progress = o.progress;
   return r;
 }

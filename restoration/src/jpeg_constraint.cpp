@@ -50,7 +50,7 @@ uint8_t to_u8(float v) {
 // Projects one full-resolution plane (W x H floats, sample values 0..255) onto the constraint
 // set of one component sampled every fx x fy pixels.
 void project_plane(std::vector<float>& plane, int W, int H, int fx, int fy,
-                   const JpegCoefficients::Component& comp, ProjectionStats* st) {
+                   const JpegCoefficients::Component& comp, float keep, ProjectionStats* st) {
   const int ch = (H + fy - 1) / fy;  // component height in samples
   const int bw = comp.blocks_w, bh = comp.blocks_h;
   const size_t lw = static_cast<size_t>(bw) * 8;
@@ -82,13 +82,11 @@ void project_plane(std::vector<float>& plane, int W, int H, int fx, int fy,
       bool any = false;
       for (int i = 0; i < 64; ++i) {
         const float q = static_cast<float>(comp.quant[static_cast<size_t>(i)]);
-        const float lo = (k[i] - 0.5f) * q, hi = (k[i] + 0.5f) * q;
+        const float m = k[i] * q, lo = m - 0.5f * q, hi = m + 0.5f * q;
         const float c = std::min(hi, std::max(lo, F[i]));
-        D[i] = c - F[i];
-        if (D[i] != 0.0f) {
-          any = true;
-          if (st) ++st->clipped;
-        }
+        if (c != F[i] && st) ++st->clipped;
+        D[i] = m + keep * (c - m) - F[i];
+        any = any || D[i] != 0.0f;
       }
       if (st) {
         ++st->blocks;
@@ -111,7 +109,7 @@ void project_plane(std::vector<float>& plane, int W, int H, int fx, int fy,
 }  // namespace
 
 bool project_to_constraints(const JpegCoefficients& jc, uint8_t* rgb, int width, int height,
-                            size_t stride, ProjectionStats* stats) {
+                            size_t stride, ProjectionStats* stats, float keep) {
   using Color = JpegCoefficients::Color;
   if (!rgb || width != jc.width || height != jc.height || width < 1 || height < 1 ||
       stride < static_cast<size_t>(width) * 3)
@@ -149,7 +147,8 @@ bool project_to_constraints(const JpegCoefficients& jc, uint8_t* rgb, int width,
   if (stats) *stats = ProjectionStats{};
   for (size_t c = 0; c < nc; ++c) {
     const auto& comp = jc.components[c];
-    project_plane(planes[c], W, H, jc.max_h / comp.h, jc.max_v / comp.v, comp, stats);
+    project_plane(planes[c], W, H, jc.max_h / comp.h, jc.max_v / comp.v, comp,
+                  std::clamp(keep, 0.0f, 1.0f), stats);
   }
   for (int y = 0; y < H; ++y) {
     uint8_t* p = rgb + static_cast<size_t>(y) * stride;

@@ -184,6 +184,27 @@ TEST(JpegConstraint, ProjectionIsNearlyIdempotentAndKeepsTheDecodedImage) {
   }
 }
 
+TEST(JpegConstraint, KeepShrinksTowardTheFilesOwnCoefficients) {
+  // keep scales each coefficient's deviation from the file's dequantized value: 0 gives the
+  // decoder's image back, 0.5 a quarter of the full projection's squared deviation from it.
+  const int w = 56, h = 40;
+  const auto orig = test_image(w, h, 8);
+  const auto jpg = encode_jpeg(orig.data(), w, h, 60, Subsampling::k444);
+  const JpegCoefficients c = coefficients(jpg);
+  const auto dec = decoded(jpg);
+  auto mse_to_dec = [&](float keep) {
+    auto img = damaged(dec, 9);
+    EXPECT_TRUE(project_to_constraints(c, img.data(), w, h, size_t(w) * 3, nullptr, keep));
+    double se = 0;
+    for (size_t i = 0; i < img.size(); ++i) se += (double(img[i]) - dec[i]) * (img[i] - dec[i]);
+    return se / double(img.size());
+  };
+  const double full = mse_to_dec(1.0f), half = mse_to_dec(0.5f), none = mse_to_dec(0.0f);
+  EXPECT_GT(full, 4.0);
+  EXPECT_LT(none, 1.0);  // integer IDCT and 8-bit rounding only
+  EXPECT_NEAR(half / full, 0.25, 0.08);
+}
+
 TEST(JpegConstraint, StrideAndGrayFiles) {
   const int w = 33, h = 17;
   const auto rgb = test_image(w, h, 8);

@@ -192,6 +192,32 @@ TEST(JpegRestorer, NearLosslessQualityPassesThrough) {
   EXPECT_NE(r.restore(img.data(), w, h, size_t(w) * 3, 95, opts(512)).rgb, img);
 }
 
+TEST(JpegRestorer, HighQualityShrinkKeepsPartOfTheChange) {
+  EXPECT_EQ(detail_keep(5), 1.0);
+  EXPECT_EQ(detail_keep(75), 1.0);
+  EXPECT_NEAR(detail_keep(95), 0.55, 1e-12);
+  for (int q = 2; q <= 100; ++q) {
+    EXPECT_LE(detail_keep(q), detail_keep(q - 1)) << q;
+    EXPECT_GE(detail_keep(q), 0.55) << q;
+  }
+  // restore() without file coefficients blends toward the input pixels: the change from the
+  // input shrinks by detail_keep(q) above quality 75 and is untouched at or below it.
+  JpegRestorer r(kTinyModel);
+  const int w = 64, h = 48;
+  auto img = test_image(w, h);
+  RestoreOptions off = opts(512);
+  off.high_quality_shrink = false;
+  for (int q : {50, 90}) {
+    const auto shrunk = r.restore(img.data(), w, h, size_t(w) * 3, q, opts(512)).rgb;
+    const auto full = r.restore(img.data(), w, h, size_t(w) * 3, q, off).rgb;
+    const double ratio = diff(img, shrunk).mean / diff(img, full).mean;
+    if (q <= 75)
+      EXPECT_EQ(shrunk, full);
+    else
+      EXPECT_NEAR(ratio, detail_keep(q), 0.05) << "QF " << q;
+  }
+}
+
 TEST(JpegRestorer, StrideAndDeterminism) {
   JpegRestorer r(kTinyModel);
   const int w = 37, h = 29;
@@ -319,20 +345,24 @@ TEST(JpegRestorer, FromJpegBytes) {
     EXPECT_EQ(out.height, h);
     EXPECT_EQ(out.quality, q);
     EXPECT_EQ(out.quality_source, QualitySource::kFileExact);
-    // Same result as decoding first, passing the quality explicitly and projecting onto the
-    // file's quantization constraint set; without the projection, the plain restore().
+    // Same result as decoding first, restoring with the quality given explicitly and
+    // projecting the unshrunk output onto the file's quantization constraint set with the
+    // quality's keep; without the projection, the plain restore() (which shrinks in pixels).
     jpeg::DecodedJpeg d;
     ASSERT_EQ(jpeg::decode_jpeg(bytes.data(), bytes.size(), &d, nullptr), jpeg::Status::kOk);
-    auto ref = r.restore(d.rgb.data(), w, h, size_t(w) * 3, q, opts(512));
+    RestoreOptions raw = opts(512);
+    raw.high_quality_shrink = false;
+    auto ref = r.restore(d.rgb.data(), w, h, size_t(w) * 3, q, raw);
     RestoreOptions plain = opts(512);
     plain.jpeg_constraint = false;
     auto unprojected = r.restore_jpeg(bytes.data(), bytes.size(), plain);
     EXPECT_FALSE(unprojected.constrained);
-    EXPECT_EQ(unprojected.rgb, ref.rgb);
+    EXPECT_EQ(unprojected.rgb, r.restore(d.rgb.data(), w, h, size_t(w) * 3, q, plain).rgb);
     jpeg::JpegCoefficients c;
     ASSERT_EQ(jpeg::read_jpeg_coefficients(bytes.data(), bytes.size(), &c, nullptr),
               jpeg::Status::kOk);
-    ASSERT_TRUE(jpeg::project_to_constraints(c, ref.rgb.data(), w, h, size_t(w) * 3));
+    ASSERT_TRUE(jpeg::project_to_constraints(c, ref.rgb.data(), w, h, size_t(w) * 3, nullptr,
+                                             static_cast<float>(detail_keep(q))));
     EXPECT_TRUE(out.constrained);
     EXPECT_EQ(out.rgb, ref.rgb);
   }

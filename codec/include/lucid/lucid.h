@@ -66,9 +66,10 @@ typedef enum lucid_option {
   LUCID_OPT_THREADS = 1,    /* intra-op CPU threads, 1..256; default 2 */
   LUCID_OPT_MAX_PIXELS = 2, /* largest accepted width*height, 1..2^28; default 2^28 */
   LUCID_OPT_TILE = 3,       /* tile side in pixels for large images, 256..4096; default 1024 */
-  /* lucid_restore_jpeg: 1 keeps the result consistent with the file's quantized DCT
-   * coefficients (projection onto the quantization constraint set), 0 returns the network
-   * output as is; default 1 */
+  /* restoration: 1 keeps the result consistent with the input: lucid_restore_jpeg projects it
+   * onto the file's quantized DCT coefficients (quantization constraint set), and above
+   * quality 75 both calls keep only part of the network's change (all of it at 75, 55% at 95);
+   * 0 returns the network output as is; default 1 */
   LUCID_OPT_JPEG_CONSTRAINT = 4,
   /* lucid_restore_jpeg: quality factor the restorer assumes, 1..100, or 0 to read it from the
    * file's quantization tables; default 0 */

@@ -32,7 +32,13 @@ struct ProjectionStats {
 // pixels (exactly the least-squares correction for box-filtered chroma). Gray files come back
 // gray. Returns false, leaving `rgb` untouched, when the layout is not supported (sampling
 // factors that do not divide the largest ones, or a size mismatch).
+//
+// `keep` (0..1) then shrinks every coefficient toward the file's dequantized value k q: the
+// result is k q + keep (c - k q), with c the projected coefficient. 1 is the plain projection;
+// 0 returns the file's own coefficients. Below 1 it trades the restorer's detail for the file's
+// where the intervals are narrow and the restorer's guesses inside them are no better than the
+// interval's centre (high qualities, and sources that were themselves JPEGs).
 bool project_to_constraints(const JpegCoefficients& jc, uint8_t* rgb, int width, int height,
-                            size_t stride, ProjectionStats* stats = nullptr);
+                            size_t stride, ProjectionStats* stats = nullptr, float keep = 1.0f);
 
 }  // namespace lucid::jpeg
