@@ -42,6 +42,13 @@ if [ ! -s "$out/train.txt" ]; then
   echo "error: build_dataset.sh: no training photos (no shared set and no Debian photos)" >&2
   exit 1
 fi
+# The validation photos of the shared set alone: the set behind the trainers' validation curves
+# since before the Debian photos joined (the curves in the weight ledgers use it).
+if [ -d "$out/debian" ]; then
+  grep -v -F "$(cd "$out/debian" && pwd)/" "$out/val.txt" > "$out/val_shared.txt" || true
+else
+  cp "$out/val.txt" "$out/val_shared.txt"
+fi
 {
   printf 'split\tsha256\tpath\n'
   for s in train val; do
@@ -50,4 +57,4 @@ fi
     done < "$out/$s.txt"
   done
 } > "$out/manifest.tsv"
-echo "dataset: $(wc -l < "$out/train.txt") train, $(wc -l < "$out/val.txt") val photos; manifest $out/manifest.tsv" >&2
+echo "dataset: $(wc -l < "$out/train.txt") train, $(wc -l < "$out/val.txt") val photos ($(wc -l < "$out/val_shared.txt") in val_shared.txt); manifest $out/manifest.tsv" >&2

@@ -17,12 +17,12 @@ gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
 cmake -S . -B build-gpu "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
   -DLUCID_BUILD_TESTS=OFF -DLUCID_PCH=ON >/dev/null
 cmake --build build-gpu --target lucid-train -j "$(nproc)"
-[ -s data/photos/train.txt ] || bash data_scripts/build_dataset.sh
+[ -s data/photos/val_shared.txt ] || bash data_scripts/build_dataset.sh
 run=runs/codec-small-gpu
 mkdir -p "$run"
 cp -f models/checkpoints/codec-small/* "$run"/ 2>/dev/null || true
 ./build-gpu/apps/lucid-train codec --device cuda --train data/photos/train.txt \
-  --val data/photos/val.txt --run "$run" --batch 16 --crop 256 --minutes "$minutes" \
+  --val data/photos/val_shared.txt --run "$run" --batch 16 --crop 256 --minutes "$minutes" \
   --checkpoint-minutes 3 --eval-minutes 5 "$@"
 mkdir -p models/checkpoints/codec-small
 cp -f "$run"/last.* "$run"/best.* "$run"/train.csv models/checkpoints/codec-small/
