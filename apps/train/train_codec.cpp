@@ -229,11 +229,9 @@ void write_ledger(const CodecExportOptions& o, const models::FatConfig& cfg,
   const auto dot = path.rfind(".lucidw");
   path = (dot == std::string::npos ? path : path.substr(0, dot)) + ".ledger.json";
   auto get = [&](const char* k) { return state.count(k) ? state.at(k) : std::string(); };
-  std::string val_row;  // the validation row of the exported checkpoint's step
-  if (std::ifstream csv(o.run_dir + "/train.csv"); csv) {
-    for (std::string line; std::getline(csv, line);)
-      if (line.rfind("val,", 0) == 0 && line.find("," + get("step") + ",") == 3) val_row = line;
-  }
+  // The validation row of the exported step, or the latest before it (a "last" checkpoint).
+  const std::string val_row =
+      validation_row_at(o.run_dir, get("step").empty() ? 0 : std::stoll(get("step"))).row;
   std::ostringstream j;
   char hash[17];
   for (int i = 0; i < 8; ++i) std::snprintf(hash + 2 * i, 3, "%02x", w.hash[i]);

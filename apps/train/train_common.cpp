@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -180,6 +181,22 @@ void CsvLog::row(const std::string& line) { out_ << line << '\n' << std::flush; 
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+ValidationRow validation_row_at(const std::string& run_dir, int64_t step) {
+  ValidationRow v;
+  std::ifstream csv(run_dir + "/train.csv");
+  std::string line;
+  if (!std::getline(csv, line)) return v;
+  v.columns = line;
+  while (std::getline(csv, line)) {
+    if (line.rfind("val,", 0) != 0) continue;
+    try {
+      if (std::stoll(line.substr(4)) <= step) v.row = line;
+    } catch (const std::exception&) {  // a torn last line: skip it
+    }
+  }
+  return v;
 }
 
 std::string now_iso8601() {

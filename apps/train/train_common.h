@@ -66,6 +66,13 @@ class CsvLog {
   std::ofstream out_;
 };
 
+// The validation evidence for a checkpoint at `step`: the header of RUN/train.csv and its last
+// "val," row at or before that step (empty strings when there is none).
+struct ValidationRow {
+  std::string columns, row;
+};
+ValidationRow validation_row_at(const std::string& run_dir, int64_t step);
+
 double seconds_since(std::chrono::steady_clock::time_point t0);
 std::string now_iso8601();
 std::string device_description(torch::Device d, int threads);

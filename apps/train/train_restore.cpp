@@ -464,6 +464,12 @@ int export_restore(const RestoreExportOptions& o) {
     }
     if (state.count("wall_seconds"))
       j << ",\n  \"hours_trained\": " << fmt(std::stod(state.at("wall_seconds")) / 3600, 4);
+    // The validation evidence: crops of the validation photos at QF 10..40, PSNR gain over the
+    // JPEG input, from the run's log at (or last before) the exported step.
+    const ValidationRow v = validation_row_at(o.run_dir, std::stoll(state.at("step")));
+    j << ",\n  \"dataset_manifest\": \"data/photos/manifest.tsv (data_scripts/build_dataset.sh)\""
+      << ",\n  \"validation\": {\"columns\": \"" << v.columns << "\", \"row\": \"" << v.row
+      << "\"}";
     j << "\n}\n";
     std::ofstream f(o.ledger, std::ios::trunc);
     f << j.str();

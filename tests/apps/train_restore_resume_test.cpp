@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
 
 #include "image_io.h"
@@ -55,6 +56,17 @@ TEST(TrainRestoreResume, ResumedRunEqualsUninterruptedRun) {
     ASSERT_EQ(run("export-restore --run " + (dir / r).string() + " --which last --fp32 1 --out " +
                   (dir / (std::string(r) + ".lucidw")).string()),
               0);
+  // The ledger names the dataset manifest and carries the run log's validation columns.
+  ASSERT_EQ(run("export-restore --run " + (dir / "a").string() + " --which last --out " +
+                (dir / "a16.lucidw").string() + " --ledger " + (dir / "a16.json").string()),
+            0);
+  std::ifstream ledger_file(dir / "a16.json");
+  const std::string ledger((std::istreambuf_iterator<char>(ledger_file)),
+                           std::istreambuf_iterator<char>());
+  EXPECT_NE(ledger.find("\"step\": 5"), std::string::npos) << ledger;
+  EXPECT_NE(ledger.find("\"dataset_manifest\": "), std::string::npos) << ledger;
+  EXPECT_NE(ledger.find("\"validation\": {\"columns\": \"kind,step,"), std::string::npos)
+      << ledger;
   auto a = lucid::models::load_weights((dir / "a.lucidw").string());
   auto b = lucid::models::load_weights((dir / "b.lucidw").string());
   EXPECT_EQ(a.get("arch"), "codiff");
