@@ -69,8 +69,17 @@ int train_codec(const CodecTrainOptions& o) {
     return 6;
   }
   models::FatConfig cfg = models::FatConfig::by_name(o.config);
+  // A run trained with a narrower rate range (fewer gain anchors) continues in the wider one.
+  models::FatConfig built = cfg;
+  int extend_below = 0, extend_above = 0;
+  if (checkpoint_exists(o.run_dir, "last")) {
+    const auto old = models::FatConfig::parse(read_state(o.run_dir + "/last.state").at("config"));
+    if (old.serialize() != cfg.serialize() &&
+        models::FatConfig::gain_extension(old, cfg, &extend_below, &extend_above))
+      built = old;
+  }
   torch::manual_seed(o.seed);  // reproducible initialisation
-  models::FatCodec model(cfg);
+  models::FatCodec model(built);
   model->to(dev);
 
   std::vector<torch::Tensor> main_params, aux_params;
@@ -87,7 +96,7 @@ int train_codec(const CodecTrainOptions& o) {
   StateMap prior_state;
   if (checkpoint_exists(o.run_dir, "last")) {
     prior_state = load_checkpoint(o.run_dir, "last", *model, {&opt, &aux_opt}, dev);
-    if (prior_state.at("config") != cfg.serialize()) {
+    if (prior_state.at("config") != built.serialize()) {
       std::cerr << "error: " << o.run_dir << ": checkpoint was trained with config '"
                 << prior_state.at("config") << "', not '" << o.config << "'\n";
       return 2;
@@ -101,6 +110,15 @@ int train_codec(const CodecTrainOptions& o) {
     std::cerr << "resumed " << o.run_dir << " at step " << step << " (" << fmt(wall / 3600, 3)
               << " h trained, lr " << lr << ")\n";
     apply_lr_reset(o.reset_lr, &lr, &bad_evals);
+    if (extend_below + extend_above > 0) {
+      model->extend_gains(cfg, extend_below, extend_above, &opt);
+      // The validation qualities now mean other lambdas: earlier scores are not comparable.
+      best_val = 1e30;
+      bad_evals = 0;
+      std::cerr << "rate range widened: " << extend_below << " gain anchor(s) below, "
+                << extend_above << " above (lambda " << cfg.lambda_min << " .. "
+                << cfg.lambda_max << ")\n";
+    }
   }
   set_lr(opt, lr);
 

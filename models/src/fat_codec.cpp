@@ -382,6 +382,62 @@ FatCodecImpl::FatCodecImpl(const FatConfig& cfg) : cfg_(cfg) {
   log_inv_gain_ = register_parameter("log_inv_gain", -lg);
 }
 
+void FatCodecImpl::extend_gains(const FatConfig& to, int below, int above,
+                                torch::optim::Adam* opt) {
+  if (below < 0 || above < 0 || to.num_gains != cfg_.num_gains + below + above)
+    throw std::invalid_argument("extend_gains: anchor counts do not match the configurations");
+  // One anchor step in log lambda; the high-rate optimum has log gain = 0.5 log lambda + c.
+  const double half_step =
+      0.5 * (std::log(to.lambda_max) - std::log(to.lambda_min)) / (to.num_gains - 1);
+  auto extend = [&](const torch::Tensor& rows, double slope) {
+    std::vector<torch::Tensor> parts;
+    const torch::Tensor first = rows.slice(0, 0, 1), last = rows.slice(0, -1);
+    for (int k = below; k >= 1; --k) parts.push_back(first - slope * k);
+    parts.push_back(rows);
+    for (int k = 1; k <= above; ++k) parts.push_back(last + slope * k);
+    return torch::cat(parts, 0);
+  };
+  // Moments of the new rows: copies of the end rows (slope 0).
+  auto extend_moments = [&](const torch::Tensor& p) {
+    if (!opt) return;
+    auto it = opt->state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+    if (it == opt->state().end()) return;  // no step taken yet
+    auto& st = static_cast<torch::optim::AdamParamState&>(*it->second);
+    st.exp_avg(extend(st.exp_avg(), 0.0));
+    st.exp_avg_sq(extend(st.exp_avg_sq(), 0.0));
+    if (st.max_exp_avg_sq().defined()) st.max_exp_avg_sq(extend(st.max_exp_avg_sq(), 0.0));
+  };
+  torch::NoGradGuard ng;
+  extend_moments(log_gain_);
+  extend_moments(log_inv_gain_);
+  for (torch::Tensor* p : {&log_gain_, &log_inv_gain_}) p->mutable_grad() = torch::Tensor();
+  log_gain_.set_data(extend(log_gain_.detach(), half_step));
+  log_inv_gain_.set_data(extend(log_inv_gain_.detach(), -half_step));
+  cfg_ = to;
+}
+
+bool FatConfig::gain_extension(const FatConfig& from, const FatConfig& to, int* below,
+                               int* above) {
+  FatConfig same = to;
+  same.num_gains = from.num_gains;
+  same.lambda_min = from.lambda_min;
+  same.lambda_max = from.lambda_max;
+  if (same.serialize() != from.serialize()) return false;
+  const double step_from =
+      (std::log(from.lambda_max) - std::log(from.lambda_min)) / (from.num_gains - 1);
+  const double step_to = (std::log(to.lambda_max) - std::log(to.lambda_min)) / (to.num_gains - 1);
+  if (std::abs(step_to / step_from - 1) > 0.05) return false;
+  const double b = (std::log(from.lambda_min) - std::log(to.lambda_min)) / step_from;
+  const double a = (std::log(to.lambda_max) - std::log(from.lambda_max)) / step_from;
+  const long bi = std::lround(b), ai = std::lround(a);
+  if (bi < 0 || ai < 0 || std::abs(b - bi) > 0.25 || std::abs(a - ai) > 0.25 ||
+      from.num_gains + bi + ai != to.num_gains)
+    return false;
+  *below = static_cast<int>(bi);
+  *above = static_cast<int>(ai);
+  return true;
+}
+
 namespace {
 // Exponential interpolation between the gain anchors: [num_gains, M] at q [B] -> [B, M, 1, 1].
 torch::Tensor interpolate_gain(const torch::Tensor& log_g, const torch::Tensor& q) {

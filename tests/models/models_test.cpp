@@ -89,6 +89,60 @@ TEST(Models, FdwaHandlesAnyMapSize) {
   }
 }
 
+// Widening the rate range keeps every trained anchor where it was (same gain at the same
+// lambda), puts the new anchors beyond the ends, and carries the optimizer's moments along.
+TEST(Models, GainExtensionKeepsTrainedAnchors) {
+  FatConfig narrow = FatConfig::tiny();
+  narrow.num_gains = 6;
+  narrow.lambda_min = 0.0012;
+  narrow.lambda_max = 0.07;
+  FatConfig wide = narrow;
+  wide.num_gains = 10;
+  wide.lambda_min = 0.0001;
+  wide.lambda_max = 0.16;
+  int below = -1, above = -1;
+  ASSERT_TRUE(FatConfig::gain_extension(narrow, wide, &below, &above));
+  EXPECT_EQ(below, 3);
+  EXPECT_EQ(above, 1);
+  FatConfig other = wide;
+  other.M = 48;  // a different network is not an extension
+  EXPECT_FALSE(FatConfig::gain_extension(narrow, other, &below, &above));
+  FatConfig coarse = wide;
+  coarse.num_gains = 7;  // other anchor spacing
+  EXPECT_FALSE(FatConfig::gain_extension(narrow, coarse, &below, &above));
+
+  torch::manual_seed(4);
+  FatCodec m(narrow);
+  torch::optim::Adam opt(m->parameters(), torch::optim::AdamOptions(1e-3));
+  torch::Tensor x = torch::rand({1, 3, 64, 64});
+  auto step = [&] {
+    auto out = m->forward_train(x, torch::tensor({0.1f}));
+    torch::Tensor loss = (out.x_hat - x).pow(2).mean() * 100 + out.bits_y.mean() / 4096;
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+  };
+  step();
+  torch::Tensor before;
+  {
+    torch::NoGradGuard ng;
+    before = m->gain(torch::tensor({0.0f, 0.4f, 1.0f})).clone();
+  }
+  m->extend_gains(wide, 3, 1, &opt);
+  EXPECT_EQ(m->config().serialize(), wide.serialize());
+  {
+    torch::NoGradGuard ng;
+    // Old anchor i is new anchor i + 3: old q -> new q = (5 q + 3) / 9.
+    torch::Tensor after = m->gain(torch::tensor({3.0f / 9, 5.0f / 9, 8.0f / 9}));
+    EXPECT_TRUE(torch::allclose(before, after, 1e-5, 1e-6));
+    torch::Tensor g = m->gain(torch::tensor({0.0f, 1.0f / 9, 2.0f / 9, 3.0f / 9, 1.0f}))
+                          .flatten(1).mean(1);
+    for (int i = 1; i < 5; ++i) EXPECT_GT(g[i].item<float>(), g[i - 1].item<float>());
+  }
+  step();  // the optimizer's state has the new shape
+  for (const auto& p : m->parameters()) EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
+}
+
 TEST(Models, WeightFileRoundTripAndCorruption) {
   FatCodec m(FatConfig::tiny());
   WeightFile w;

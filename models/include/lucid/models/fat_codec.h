@@ -32,9 +32,9 @@ struct FatConfig {
   int win_large = 8;
   int fft_patch = 8;
   int ffn_ratio = 2;
-  int num_gains = 6;     // gain-vector anchors over the quality range
-  double lambda_min = 0.0012;
-  double lambda_max = 0.07;
+  int num_gains = 10;    // gain-vector anchors over the quality range
+  double lambda_min = 0.0001;  // ~0.1 bpp on photographs at the lowest quality
+  double lambda_max = 0.16;    // ~1.2 bpp at the highest
 
   static FatConfig small();
   static FatConfig paper();
@@ -45,6 +45,9 @@ struct FatConfig {
   int slice_channels() const { return M / slices; }
   // Rate-distortion trade-off for a quality in [0, 1] (log-linear between the bounds).
   double lambda_for(double quality) const;
+  // Whether `to` is `from` with its gain anchors extended at the ends (same spacing in log
+  // lambda, within 5%, everything else equal): sets how many anchors are added below and above.
+  static bool gain_extension(const FatConfig& from, const FatConfig& to, int* below, int* above);
 };
 
 // Learned factorized density (Balle et al. 2018) per channel, with quantiles trained by an
@@ -117,6 +120,11 @@ class FatCodecImpl : public torch::nn::Module {
  public:
   explicit FatCodecImpl(const FatConfig& cfg);
   const FatConfig& config() const { return cfg_; }
+  // Widens the rate range of a trained model (see FatConfig::gain_extension): the trained
+  // anchors keep their values and the new ones start one high-rate step (gain ~ sqrt(lambda))
+  // beyond the end anchors. With `opt`, that optimizer's moments for the gains are extended
+  // the same way (copies of the end rows), so training resumes without a restart.
+  void extend_gains(const FatConfig& to, int below, int above, torch::optim::Adam* opt = nullptr);
 
   // Per-channel gain (and inverse gain) for qualities q [B] in [0, 1]: [B, M, 1, 1].
   torch::Tensor gain(const torch::Tensor& q);
