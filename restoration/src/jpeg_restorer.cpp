@@ -293,14 +293,20 @@ RestoredImage JpegRestorer::restore_jpeg(const uint8_t* data, size_t size,
                             qf, ro);
   if (qf) r.quality_source = src;
   if (o.jpeg_constraint && qf <= kMaxTrainedQuality) {  // above it restore() passes through
-    d = jpeg::DecodedJpeg{};  // release the decoded pixels before the coefficients are read
-    jpeg::JpegCoefficients jc;
     const float keep =
         o.high_quality_shrink ? static_cast<float>(detail_keep(r.quality)) : 1.0f;
+    // The decoded pixels are only needed again if the projection is refused and the shrink
+    // must then blend toward them instead; otherwise free them before reading coefficients.
+    if (keep >= 1.0f) d = jpeg::DecodedJpeg{};
+    jpeg::JpegCoefficients jc;
     if (jpeg::read_jpeg_coefficients(data, size, &jc, &why, limits) == jpeg::Status::kOk)
       r.constrained = jpeg::project_to_constraints(jc, r.rgb.data(), r.width, r.height,
                                                    static_cast<size_t>(r.width) * 3, nullptr,
                                                    keep);
+    if (!r.constrained && keep < 1.0f && d.rgb.size() == r.rgb.size())
+      for (size_t i = 0; i < r.rgb.size(); ++i)
+        r.rgb[i] = static_cast<uint8_t>(std::clamp(
+            std::lround(d.rgb[i] + (static_cast<float>(r.rgb[i]) - d.rgb[i]) * keep), 0L, 255L));
   }
   return r;
 }
