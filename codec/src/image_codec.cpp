@@ -9,6 +9,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include <omp.h>
 
 #include "lucid/entropy/cdf.h"
 #include "lucid/entropy/container.h"
@@ -73,6 +78,67 @@ torch::Tensor tiled_apply(const std::function<torch::Tensor(const torch::Tensor&
                      .slice(3, (x0 - ex0) * num / den, (x1 - ex0) * num / den));
     }
   }
+  return out;
+}
+
+// Synthesis whose pixels do not depend on the thread count. OpenBLAS GEMMs (attention, FFN, and
+// the convolutions LibTorch routes to im2col + GEMM at small sizes) round differently with 1 and
+// 2 threads (oneDNN convolutions too, at small sizes), so every tile is computed on one thread
+// and the tiles run in parallel. The tile grid depends only on the latent size and the tile
+// option, never on the thread count. x: [1, M, H, W] latents.
+torch::Tensor invariant_synthesis(const std::function<torch::Tensor(const torch::Tensor&)>& fn,
+                                  const torch::Tensor& x, int64_t max_tile, int threads) {
+  constexpr int64_t kMargin = 4, kUp = 16;
+  const int64_t H = x.size(2), W = x.size(3);
+  const int64_t core_max = std::max<int64_t>(8, max_tile - 2 * kMargin);
+  int64_t ny = (H + core_max - 1) / core_max, nx = (W + core_max - 1) / core_max;
+  // A medium image still gets two tiles, so that two cores have work (~17% extra compute).
+  if (ny * nx == 1 && std::max(H, W) >= 32) (W >= H ? nx : ny) = 2;
+  struct Span { int64_t lo, hi; };
+  auto spans = [&](int64_t L, int64_t n) {
+    std::vector<Span> v;
+    for (int64_t k = 0; k < n; ++k) v.push_back({L * k / n, L * (k + 1) / n});
+    return v;
+  };
+  const auto ys = spans(H, ny), xs = spans(W, nx);
+  torch::Tensor out = torch::empty({1, 3, H * kUp, W * kUp}, x.options());
+  auto run_tile = [&](int64_t t) {
+    const Span sy = ys[t / nx], sx = xs[t % nx];
+    const int64_t ey0 = std::max<int64_t>(0, sy.lo - kMargin), ey1 = std::min(H, sy.hi + kMargin);
+    const int64_t ex0 = std::max<int64_t>(0, sx.lo - kMargin), ex1 = std::min(W, sx.hi + kMargin);
+    torch::Tensor part = fn(x.slice(2, ey0, ey1).slice(3, ex0, ex1).contiguous());
+    out.slice(2, sy.lo * kUp, sy.hi * kUp)
+        .slice(3, sx.lo * kUp, sx.hi * kUp)
+        .copy_(part.slice(2, (sy.lo - ey0) * kUp, (sy.hi - ey0) * kUp)
+                   .slice(3, (sx.lo - ex0) * kUp, (sx.hi - ex0) * kUp));
+  };
+  const int64_t n = ny * nx;
+  ThreadScope one(1);  // LibTorch's global settings (thread pools) exactly as in serial
+  if (threads <= 1 || n == 1) {
+    for (int64_t t = 0; t < n; ++t) run_tile(t);
+    return out;
+  }
+  // Worker threads, each pinned to one OpenMP thread (its own ICV: ATen, oneDNN and OpenBLAS
+  // all read it), take tiles in turn; the caller's thread settings are left alone.
+  std::atomic<int64_t> next{0};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  std::vector<std::thread> workers;
+  for (int64_t k = 0; k < std::min<int64_t>(threads, n); ++k)
+    workers.emplace_back([&] {
+      omp_set_num_threads(1);
+      torch::NoGradGuard no_grad;  // grad mode is per thread
+      for (int64_t t; (t = next++) < n;) {
+        try {
+          run_tile(t);
+        } catch (...) {
+          std::lock_guard<std::mutex> lock(error_mutex);
+          if (!error) error = std::current_exception();
+        }
+      }
+    });
+  for (auto& w : workers) w.join();
+  if (error) std::rethrow_exception(error);
   return out;
 }
 
@@ -427,9 +493,8 @@ RgbImage ImageCodec::decode(const uint8_t* data, size_t size, const RunOptions& 
     ThreadScope ts(opts.threads);
     torch::Tensor q = torch::full({1}, static_cast<double>(c.header.quality));
     torch::Tensor yin = y_hat * m.model->inverse_gain(q);
-    const int64_t tile = std::max<int64_t>(16, opts.tile / 16);
-    x_hat = tiled_apply([&](const torch::Tensor& t) { return m.model->synthesis(t); }, yin, tile,
-                        4, 16, 1);
+    x_hat = invariant_synthesis([&](const torch::Tensor& t) { return m.model->synthesis(t); },
+                                yin, std::max<int64_t>(16, opts.tile / 16), opts.threads);
   }
   timer.mark("synthesis");
   torch::Tensor out = x_hat.slice(2, 0, height)

@@ -40,8 +40,10 @@ TEST(Codec, RoundTripsAnySize) {
 TEST(Codec, DeterministicAcrossThreadCounts) {
   ContextPtr a(tiny_model()), b(tiny_model());
   ASSERT_TRUE(a.get() && b.get());
-  for (int seed = 0; seed < 3; ++seed) {
-    const uint32_t w = 96 + 37 * seed, h = 80 + 21 * seed;
+  // The last size is wide enough for the decoder to synthesize it as two parallel tiles.
+  const std::pair<uint32_t, uint32_t> sizes[] = {{96, 80}, {133, 101}, {170, 122}, {530, 70}};
+  for (int seed = 0; seed < 4; ++seed) {
+    const auto [w, h] = sizes[seed];
     auto img = synthetic_image(w, h, 100 + seed);
     for (float q : {1.0f, 50.0f, 100.0f}) {
       for (int enc_threads : {1, 2}) {
