@@ -16,7 +16,8 @@ namespace {
 
 const char* kUsage =
     "usage: lucid-train codec --train LIST --val LIST [options]\n"
-    "       lucid-train export-codec --run DIR --out FILE.lucidw [--which best|last] [--fp32 1]\n"
+    "       lucid-train export-codec --run DIR --out FILE.lucidw [--which best|last|ema]\n"
+    "                                [--fp32 1]   (ema: the weight average of DIR/last)\n"
     "       lucid-train export-codec --init small|paper|tiny [--seed N] --out FILE.lucidw\n"
     "\n"
     "codec options (defaults in brackets):\n"
@@ -30,6 +31,8 @@ const char* kUsage =
     "  --minutes M          stop after M minutes of this run (0 = never) [0]\n"
     "  --steps N            stop at total step N (0 = never) [0]\n"
     "  --checkpoint-minutes M [5]    --eval-minutes M [10]   --patience N [4]\n"
+    "  --ema D              weight averaging decay; validation and DIR/best use the average\n"
+    "                       (0 = off) [0.999]\n"
     "  --seed N             [1]\n"
     "\n"
     "       lucid-train restore --train LIST --val LIST [options]\n"
@@ -93,6 +96,7 @@ int main(int argc, char** argv) {
           {"--reset-lr", [&](auto v) { o.reset_lr = std::stod(v); }},
           {"--warmup", [&](auto v) { o.warmup_steps = std::stoi(v); }},
           {"--clip", [&](auto v) { o.clip = std::stod(v); }},
+          {"--ema", [&](auto v) { o.ema = std::stod(v); }},
           {"--minutes", [&](auto v) { o.minutes = std::stod(v); }},
           {"--steps", [&](auto v) { o.max_steps = std::stoll(v); }},
           {"--checkpoint-minutes", [&](auto v) { o.checkpoint_minutes = std::stod(v); }},
@@ -104,6 +108,10 @@ int main(int argc, char** argv) {
       if (int rc = parse(argc, argv, 2, f)) return rc;
       if (o.train_list.empty() || o.val_list.empty()) {
         std::cerr << "error: codec: --train and --val are required (see data_scripts/)\n";
+        return 1;
+      }
+      if (!(o.ema >= 0 && o.ema < 1)) {
+        std::cerr << "error: codec: --ema: expected a decay in [0, 1) (0 = no averaging)\n";
         return 1;
       }
       if (o.crop % 64 || o.val_crop % 64 || o.batch < 1 || o.threads < 1) {

@@ -121,6 +121,10 @@ int train_codec(const CodecTrainOptions& o) {
     }
   }
   set_lr(opt, lr);
+  // Constructed after a possible widening of the rate range: it averages the final shapes.
+  WeightAverage average(*model, o.ema);
+  if (average.enabled() && !prior_state.empty() && !average.load(o.run_dir, "last"))
+    std::cerr << "weight average restarts from the checkpoint's weights\n";
 
   auto train = load_photo_list(o.train_list, o.crop);
   auto val = load_photo_list(o.val_list, o.val_crop);
@@ -145,7 +149,8 @@ int train_codec(const CodecTrainOptions& o) {
                     {"rng", rng_to_string(rng)},     {"dataset", fingerprint},
                     {"val_dataset", val_fingerprint},
                     {"device", device_description(dev, o.threads)},
-                    {"val_loss", fmt(val_loss, 8)},  {"updated", now_iso8601()}};
+                    {"val_loss", fmt(val_loss, 8)},  {"updated", now_iso8601()},
+                    {"ema", fmt(o.ema)}};
   };
 
   const auto t_start = std::chrono::steady_clock::now();
@@ -153,6 +158,7 @@ int train_codec(const CodecTrainOptions& o) {
   double acc_loss = 0, acc_bpp = 0, acc_psnr = 0, acc_aux = 0;
   int acc_n = 0;
   const double wall0 = wall;
+  const std::vector<torch::Tensor>* averaged = average.enabled() ? &average.tensors() : nullptr;
   model->train();
   while (true) {
     const double session = seconds_since(t_start);
@@ -189,6 +195,7 @@ int train_codec(const CodecTrainOptions& o) {
     torch::Tensor aux = model->aux_loss();
     aux.backward();
     aux_opt.step();
+    average.update(step);
     ++step;
 
     acc_loss += loss.item<double>();
@@ -210,6 +217,7 @@ int train_codec(const CodecTrainOptions& o) {
     }
     if (seconds_since(last_eval) >= o.eval_minutes * 60) {
       last_eval = std::chrono::steady_clock::now();
+      average.swap();  // validate (and keep as "best") the averaged weights
       ValResult v = validate(model, val, o.val_crop, dev);
       std::ostringstream row;
       row << "val," << step << "," << fmt(wall, 8) << "," << fmt(lr) << ",,,,," << fmt(v.loss);
@@ -228,13 +236,14 @@ int train_codec(const CodecTrainOptions& o) {
         bad_evals = 0;
         std::cerr << "validation plateau: lr -> " << lr << "\n";
       }
+      average.swap();
     }
     if (seconds_since(last_ckpt) >= o.checkpoint_minutes * 60) {
       last_ckpt = std::chrono::steady_clock::now();
-      save_checkpoint(o.run_dir, "last", *model, {&opt, &aux_opt}, make_state(0));
+      save_checkpoint(o.run_dir, "last", *model, {&opt, &aux_opt}, make_state(0), averaged);
     }
   }
-  save_checkpoint(o.run_dir, "last", *model, {&opt, &aux_opt}, make_state(0));
+  save_checkpoint(o.run_dir, "last", *model, {&opt, &aux_opt}, make_state(0), averaged);
   std::cerr << "stopped at step " << step << " (" << fmt(wall / 3600, 3) << " h in total)\n";
   return 0;
 }
@@ -269,6 +278,12 @@ void write_ledger(const CodecExportOptions& o, const models::FatConfig& cfg,
 
 int export_codec(const CodecExportOptions& o) {
   torch::set_num_threads(2);
+  if (o.init_config.empty() && o.which != "best" && o.which != "last" && o.which != "ema") {
+    std::cerr << "error: export-codec: --which " << o.which << ": expected best, last or ema\n";
+    return 1;
+  }
+  // "ema": the weight average saved beside the last checkpoint.
+  const std::string checkpoint = o.which == "ema" ? "last" : o.which;
   StateMap state;
   models::FatConfig cfg;
   if (!o.init_config.empty()) {
@@ -277,11 +292,20 @@ int export_codec(const CodecExportOptions& o) {
     torch::manual_seed(o.init_seed);
     state["step"] = "0";
   } else {
-    state = read_state(o.run_dir + "/" + o.which + ".state");
+    state = read_state(o.run_dir + "/" + checkpoint + ".state");
     cfg = models::FatConfig::parse(state.at("config"));
   }
   models::FatCodec model(cfg);
-  if (o.init_config.empty()) load_checkpoint(o.run_dir, o.which, *model, {}, torch::kCPU);
+  if (o.init_config.empty()) load_checkpoint(o.run_dir, checkpoint, *model, {}, torch::kCPU);
+  if (o.which == "ema") {
+    WeightAverage average(*model, 1.0);
+    if (!average.load(o.run_dir, checkpoint)) {
+      std::cerr << "error: export-codec: " << o.run_dir << "/last.ema.pt is missing or does not "
+                   "match the checkpoint (was the run trained with --ema 0?)\n";
+      return 2;
+    }
+    average.swap();
+  }
   model->eval();
 
   models::WeightFile w;

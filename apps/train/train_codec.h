@@ -16,6 +16,7 @@ struct CodecTrainOptions {
   double lr = 2e-4;
   double reset_lr = 0;  // > 0: on resume, replace the checkpoint's learning rate
   double clip = 1.0;
+  double ema = 0.999;  // weight averaging decay for validation and "best"; 0 = off
   int warmup_steps = 200;
   double minutes = 0;     // 0: no time limit
   int64_t max_steps = 0;  // 0: no step limit
@@ -28,7 +29,7 @@ struct CodecTrainOptions {
 
 struct CodecExportOptions {
   std::string run_dir = "runs/codec-small";
-  std::string which = "best";
+  std::string which = "best";  // best | last | ema (the averaged weights of "last")
   std::string out;
   std::string model_id = "fat-small";
   bool fp16 = true;

@@ -3,6 +3,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -114,7 +115,8 @@ void commit_file(const std::string& tmp, const std::string& dst) {
 }  // namespace
 
 void save_checkpoint(const std::string& dir, const std::string& name, torch::nn::Module& module,
-                     std::vector<torch::optim::Optimizer*> optimizers, const StateMap& state) {
+                     std::vector<torch::optim::Optimizer*> optimizers, const StateMap& state,
+                     const std::vector<torch::Tensor>* averaged) {
   fs::create_directories(dir);
   // Write everything to temporaries first so a crash never leaves a mixed checkpoint behind
   // (the .state file is renamed last and names the step the set belongs to).
@@ -129,8 +131,11 @@ void save_checkpoint(const std::string& dir, const std::string& name, torch::nn:
     optimizers[i]->save(a);
     a.save_to(opt_path(dir, name, i) + ".tmp");
   }
+  const std::string ema = dir + "/" + name + ".ema.pt";
+  if (averaged) torch::save(*averaged, ema + ".tmp");
   write_state(dir + "/" + name + ".state.tmp", state);
   commit_file(model + ".tmp", model);
+  if (averaged) commit_file(ema + ".tmp", ema);
   for (size_t i = 0; i < optimizers.size(); ++i)
     commit_file(opt_path(dir, name, i) + ".tmp", opt_path(dir, name, i));
   commit_file(dir + "/" + name + ".state.tmp", dir + "/" + name + ".state");
@@ -157,6 +162,43 @@ StateMap load_checkpoint(const std::string& dir, const std::string& name,
     optimizers[i]->load(a);
   }
   return read_state(dir + "/" + name + ".state");
+}
+
+WeightAverage::WeightAverage(torch::nn::Module& module, double decay)
+    : live_(module.parameters()), decay_(decay) {
+  if (!enabled()) return;
+  for (const auto& p : live_) avg_.push_back(p.detach().clone());
+}
+
+void WeightAverage::update(int64_t step) {
+  if (!enabled()) return;
+  torch::NoGradGuard ng;
+  const double d = std::min(decay_, (1.0 + static_cast<double>(step)) / (10.0 + step));
+  for (size_t i = 0; i < live_.size(); ++i) avg_[i].mul_(d).add_(live_[i].detach(), 1.0 - d);
+}
+
+void WeightAverage::swap() {
+  if (!enabled()) return;
+  torch::NoGradGuard ng;
+  for (size_t i = 0; i < live_.size(); ++i) {
+    torch::Tensor t = live_[i].detach().clone();
+    live_[i].detach().copy_(avg_[i]);
+    avg_[i].copy_(t);
+  }
+}
+
+bool WeightAverage::load(const std::string& dir, const std::string& name) {
+  if (!enabled()) return false;
+  const std::string path = dir + "/" + name + ".ema.pt";
+  if (!fs::exists(path)) return false;
+  std::vector<torch::Tensor> t;
+  torch::load(t, path);
+  if (t.size() != live_.size()) return false;
+  for (size_t i = 0; i < t.size(); ++i)
+    if (!t[i].sizes().equals(live_[i].sizes())) return false;
+  torch::NoGradGuard ng;
+  for (size_t i = 0; i < t.size(); ++i) avg_[i].copy_(t[i]);
+  return true;
 }
 
 std::string rng_to_string(const std::mt19937_64& rng) {

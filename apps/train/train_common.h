@@ -44,15 +44,40 @@ void apply_lr_reset(double reset_lr, double* lr, int* bad_evals);
 void write_state(const std::string& path, const StateMap& s);
 StateMap read_state(const std::string& path);
 
-// Saves `module` and `optimizers` under dir/name.{model,opt<i>}.pt and dir/name.state
-// atomically (temp files then rename).
+// Saves `module` and `optimizers` under dir/name.{model,opt<i>}.pt, the optional `averaged`
+// tensors under dir/name.ema.pt, and dir/name.state atomically (temp files then rename; the
+// state file, written last, names the step the set belongs to).
 void save_checkpoint(const std::string& dir, const std::string& name, torch::nn::Module& module,
-                     std::vector<torch::optim::Optimizer*> optimizers, const StateMap& state);
+                     std::vector<torch::optim::Optimizer*> optimizers, const StateMap& state,
+                     const std::vector<torch::Tensor>* averaged = nullptr);
 bool checkpoint_exists(const std::string& dir, const std::string& name);
 StateMap load_checkpoint(const std::string& dir, const std::string& name,
                          torch::nn::Module& module,
                          std::vector<torch::optim::Optimizer*> optimizers,
                          torch::Device device);
+
+// Exponential moving average of a module's parameters (Polyak averaging). At batch 8 the live
+// weights wander from step to step; their average validates better and more steadily, so
+// validation, the "best" checkpoint and the shipped weights use it while training continues on
+// the live weights. Saved with each checkpoint (name.ema.pt) so that resuming is exact.
+class WeightAverage {
+ public:
+  // decay <= 0 disables averaging (every call is then a no-op, swap included).
+  WeightAverage(torch::nn::Module& module, double decay);
+  bool enabled() const { return decay_ > 0; }
+  // avg = d * avg + (1 - d) * live, d = min(decay, (1 + step) / (10 + step)).
+  void update(int64_t step);
+  // Exchanges the live and the averaged values (twice restores them).
+  void swap();
+  // Loads dir/name.ema.pt; false (average restarted from the live weights) when the file is
+  // missing or its tensors do not match the module (e.g. after the rate range was widened).
+  bool load(const std::string& dir, const std::string& name);
+  const std::vector<torch::Tensor>& tensors() const { return avg_; }
+
+ private:
+  std::vector<torch::Tensor> live_, avg_;
+  double decay_;
+};
 
 std::string rng_to_string(const std::mt19937_64& rng);
 void rng_from_string(std::mt19937_64& rng, const std::string& s);

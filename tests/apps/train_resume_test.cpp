@@ -45,17 +45,35 @@ TEST(TrainResume, ResumedRunEqualsUninterruptedRun) {
   ASSERT_EQ(run(common + " --run " + (dir / "a").string() + " --steps 6"), 0);
   ASSERT_EQ(run(common + " --run " + (dir / "b").string() + " --steps 3"), 0);
   ASSERT_EQ(run(common + " --run " + (dir / "b").string() + " --steps 6"), 0);
-  for (const char* r : {"a", "b"})
-    ASSERT_EQ(run("export-codec --run " + (dir / r).string() + " --which last --fp32 1 --out " +
-                  (dir / (std::string(r) + ".lucidw")).string()),
-              0);
-  auto a = lucid::models::load_weights((dir / "a.lucidw").string());
-  auto b = lucid::models::load_weights((dir / "b.lucidw").string());
-  ASSERT_EQ(a.tensors.size(), b.tensors.size());
-  EXPECT_EQ(a.get("train.step"), "6");
-  EXPECT_EQ(b.get("train.step"), "6");
-  for (size_t i = 0; i < a.tensors.size(); ++i)
-    EXPECT_TRUE(torch::equal(a.tensors[i].second, b.tensors[i].second)) << a.tensors[i].first;
+  // The live weights and their running average (saved beside each checkpoint) both resume
+  // exactly.
+  for (const char* which : {"last", "ema"}) {
+    for (const char* r : {"a", "b"})
+      ASSERT_EQ(run("export-codec --run " + (dir / r).string() + " --which " + which +
+                    " --fp32 1 --out " + (dir / (std::string(r) + which + ".lucidw")).string()),
+                0);
+    auto a = lucid::models::load_weights((dir / ("a" + std::string(which) + ".lucidw")).string());
+    auto b = lucid::models::load_weights((dir / ("b" + std::string(which) + ".lucidw")).string());
+    ASSERT_EQ(a.tensors.size(), b.tensors.size());
+    EXPECT_EQ(a.get("train.step"), "6");
+    EXPECT_EQ(b.get("train.step"), "6");
+    for (size_t i = 0; i < a.tensors.size(); ++i)
+      EXPECT_TRUE(torch::equal(a.tensors[i].second, b.tensors[i].second))
+          << which << " " << a.tensors[i].first;
+  }
+  // The average is not the live weights.
+  auto live = lucid::models::load_weights((dir / "alast.lucidw").string());
+  auto avg = lucid::models::load_weights((dir / "aema.lucidw").string());
+  bool differs = false;
+  for (size_t i = 0; i < live.tensors.size(); ++i)
+    differs = differs || !torch::equal(live.tensors[i].second, avg.tensors[i].second);
+  EXPECT_TRUE(differs);
+  // Without averaging there is nothing to export as "ema".
+  ASSERT_EQ(run(common + " --run " + (dir / "c").string() + " --steps 1 --ema 0"), 0);
+  EXPECT_NE(run("export-codec --run " + (dir / "c").string() + " --which ema --out " +
+                (dir / "c.lucidw").string()),
+            0);
+  EXPECT_FALSE(fs::exists(dir / "c.lucidw"));
   // A different configuration refuses to resume from this run.
   EXPECT_NE(run(" codec --config small --train " + (dir / "list.txt").string() + " --val " +
                 (dir / "list.txt").string() + " --run " + (dir / "a").string() + " --steps 7"),
