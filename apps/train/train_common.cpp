@@ -135,7 +135,10 @@ void save_checkpoint(const std::string& dir, const std::string& name, torch::nn:
   if (averaged) torch::save(*averaged, ema + ".tmp");
   write_state(dir + "/" + name + ".state.tmp", state);
   commit_file(model + ".tmp", model);
-  if (averaged) commit_file(ema + ".tmp", ema);
+  if (averaged)
+    commit_file(ema + ".tmp", ema);
+  else
+    fs::remove(ema);  // an average from an earlier run would no longer match these weights
   for (size_t i = 0; i < optimizers.size(); ++i)
     commit_file(opt_path(dir, name, i) + ".tmp", opt_path(dir, name, i));
   commit_file(dir + "/" + name + ".state.tmp", dir + "/" + name + ".state");
