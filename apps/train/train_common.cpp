@@ -109,6 +109,9 @@ namespace {
 std::string opt_path(const std::string& dir, const std::string& name, size_t i) {
   return dir + "/" + name + ".opt" + std::to_string(i) + ".pt";
 }
+std::string ema_path(const std::string& dir, const std::string& name) {
+  return dir + "/" + name + ".ema.pt";
+}
 void commit_file(const std::string& tmp, const std::string& dst) {
   fs::rename(tmp, dst);
 }
@@ -131,7 +134,7 @@ void save_checkpoint(const std::string& dir, const std::string& name, torch::nn:
     optimizers[i]->save(a);
     a.save_to(opt_path(dir, name, i) + ".tmp");
   }
-  const std::string ema = dir + "/" + name + ".ema.pt";
+  const std::string ema = ema_path(dir, name);
   if (averaged) torch::save(*averaged, ema + ".tmp");
   write_state(dir + "/" + name + ".state.tmp", state);
   commit_file(model + ".tmp", model);
@@ -192,7 +195,7 @@ void WeightAverage::swap() {
 
 bool WeightAverage::load(const std::string& dir, const std::string& name) {
   if (!enabled()) return false;
-  const std::string path = dir + "/" + name + ".ema.pt";
+  const std::string path = ema_path(dir, name);
   if (!fs::exists(path)) return false;
   std::vector<torch::Tensor> t;
   torch::load(t, path);
