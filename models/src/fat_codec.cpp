@@ -400,7 +400,7 @@ void FatCodecImpl::extend_gains(const FatConfig& to, int below, int above,
   // Moments of the new rows: copies of the end rows (slope 0).
   auto extend_moments = [&](const torch::Tensor& p) {
     if (!opt) return;
-    auto it = opt->state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+    auto it = opt->state().find(p.unsafeGetTensorImpl());
     if (it == opt->state().end()) return;  // no step taken yet
     auto& st = static_cast<torch::optim::AdamParamState&>(*it->second);
     st.exp_avg(extend(st.exp_avg(), 0.0));
