@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -21,6 +22,8 @@
 #include "lucid/entropy/rans.h"
 #include "lucid/models/fat_codec.h"
 #include "lucid/models/weights.h"
+
+#include "exact_params.h"
 
 namespace lucid::codec {
 
@@ -208,6 +211,59 @@ struct ImageCodec::Impl {
   torch::Tensor hyper_context(const torch::Tensor& z_sym) const {
     return model->hyper_synthesis(z_sym + z_median.view({1, -1, 1, 1}));
   }
+
+  // Format version 2 computes the same path (hyper synthesis, T-CA, LRP) with Lucid's own
+  // fixed-order implementation (exact_params.h): bit-identical on every CPU kernel set, thread
+  // count and device, where the LibTorch path above (version 1, still decoded) is not.
+  exact::Model exact;
+  // The version code() writes: entropy::kFormatVersion, or 1 (the LibTorch path) when the
+  // environment has LUCID_STREAM_VERSION=1 (for comparisons and tests).
+  uint16_t write_version = entropy::kFormatVersion;
+
+  // Copies the h_s and tca parameters and the prior's medians (once, at construction).
+  static exact::Model load_exact(models::FatCodecImpl& fat, const models::FatConfig& config) {
+    std::map<std::string, exact::Param> params;
+    for (const auto& kv : fat.named_parameters()) {
+      if (kv.key().rfind("h_s.", 0) != 0 && kv.key().rfind("tca.", 0) != 0) continue;
+      const torch::Tensor t = kv.value().detach().to(torch::kCPU, torch::kFloat).contiguous();
+      exact::Param p;
+      p.shape.assign(t.sizes().begin(), t.sizes().end());
+      p.data.assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+      params.emplace(kv.key(), std::move(p));
+    }
+    const torch::Tensor med =
+        fat.prior()->medians().detach().to(torch::kCPU, torch::kFloat).contiguous();
+    return exact::model_from_parameters(
+        params, std::vector<float>(med.data_ptr<float>(), med.data_ptr<float>() + med.numel()),
+        config.slices, config.tca_heads, config.tca_layers);
+  }
+
+  // The next slice's means (1/64 grid) and scale-table indexes, channel-major.
+  void exact_slice_params(exact::Session& st, std::vector<float>& mean,
+                          std::vector<int32_t>& indexes) const {
+    std::vector<float> scale(mean.size());
+    st.predict(mean.data(), scale.data());
+    for (size_t i = 0; i < indexes.size(); ++i)
+      indexes[i] = entropy::scale_to_index(scales, scale[i]);
+  }
+
+  // Refines a decoded slice (symbols + mean + LRP) into `refined` (channel-major) and folds it
+  // into the checksum.
+  void exact_commit_slice(exact::Session& st, const std::vector<int32_t>& sym, float* refined,
+                          uint32_t& crc) const {
+    std::vector<int32_t> fixed(sym.size());  // round(refined * 64), as version 1 checks
+    st.commit(sym.data(), refined, fixed.data());
+    crc = entropy::crc32(reinterpret_cast<const uint8_t*>(fixed.data()), fixed.size() * 4, crc);
+  }
+
+  // round(v) as a symbol (NaN as 0, the int32 range saturated).
+  static int32_t to_symbol(float v) {
+    const float r = std::nearbyint(v);
+    if (!(r == r)) return 0;
+    if (r >= 2147483648.0f) return INT32_MAX;
+    if (r < -2147483648.0f) return INT32_MIN;
+    return static_cast<int32_t>(r);
+  }
 };
 
 ImageCodec::ImageCodec(const std::string& path) : impl_(std::make_unique<Impl>()) {
@@ -223,6 +279,9 @@ ImageCodec::ImageCodec(const std::string& path) : impl_(std::make_unique<Impl>()
     impl_->model_id = w.get("model_id");
     impl_->hash = w.hash;
     impl_->z_median = impl_->model->prior()->medians().detach().clone();
+    impl_->exact = Impl::load_exact(*impl_->model, impl_->cfg);
+    if (const char* v = std::getenv("LUCID_STREAM_VERSION"); v && std::string(v) == "1")
+      impl_->write_version = 1;
 
     impl_->scales = entropy::make_scale_table();
     entropy::add_gaussian_tables(impl_->cdfs, impl_->scales);
@@ -300,22 +359,26 @@ std::vector<uint8_t> ImageCodec::code(const torch::Tensor& y_base, uint32_t widt
   };
   tick(1);
   StageTimer timer;
-  ThreadScope one(1);  // the entropy-parameter path runs single-threaded on both sides
+  // LibTorch single-threaded: version 1's entropy-parameter path ran so on both sides. (The
+  // exact path of version 2 runs on opts.threads threads of its own: any count gives the same.)
+  ThreadScope one(1);
   torch::Tensor y = y_base * m.model->gain(torch::full({1}, quality01));
   torch::Tensor z = m.model->hyper_analysis(y);
   torch::Tensor z_sym = torch::round(z - m.z_median.view({1, -1, 1, 1})).contiguous();
+  timer.mark("hyper analysis");
   entropy::Container c;
   c.header.model_id = m.model_id;
   c.header.weight_hash = m.hash;
   c.header.width = width;
   c.header.height = height;
   c.header.quality = static_cast<float>(quality01);
+  c.header.version = m.write_version;
   uint32_t crc = 0;
+  std::vector<int32_t> zi(static_cast<size_t>(z_sym.numel()));
   {
     entropy::RansEncoder enc(m.cdfs);
     const float* zs = z_sym.data_ptr<float>();
     const int64_t per_channel = z_sym.size(2) * z_sym.size(3);
-    std::vector<int32_t> zi(static_cast<size_t>(z_sym.numel()));
     for (int64_t i = 0; i < z_sym.numel(); ++i) {
       zi[i] = static_cast<int32_t>(zs[i]);
       enc.encode(zi[i], m.z_base + static_cast<int>(i / per_channel));
@@ -324,18 +387,39 @@ std::vector<uint8_t> ImageCodec::code(const torch::Tensor& y_base, uint32_t widt
     c.chunks.push_back({entropy::ChunkKind::kHyperLatent, enc.finish()});
   }
 
-  auto state = m.model->tca()->begin(m.hyper_context(z_sym));
-  for (int k = 0; k < K; ++k) {
-    auto p = m.slice_params(state);
-    torch::Tensor yk = y.slice(1, k * S, (k + 1) * S);
-    torch::Tensor sym = torch::round(yk - p.mean).contiguous();
-    const float* sv = sym.data_ptr<float>();
-    entropy::RansEncoder enc(m.cdfs);
-    for (size_t i = 0; i < p.indexes.size(); ++i)
-      enc.encode(static_cast<int32_t>(sv[i]), p.indexes[i]);
-    c.chunks.push_back({entropy::ChunkKind::kLatentSlice, enc.finish()});
-    m.commit_slice(state, sym, p.mean, crc);
-    tick(2 + k);
+  if (c.header.version >= 2) {
+    exact::Session st(m.exact, zi.data(), static_cast<int>(z_sym.size(2)),
+                      static_cast<int>(z_sym.size(3)), opts.threads);
+    const size_t n = static_cast<size_t>(st.positions()) * S;
+    const torch::Tensor yc = y.contiguous();
+    std::vector<float> mean(n), refined(n);
+    std::vector<int32_t> indexes(n), sym(n);
+    for (int k = 0; k < K; ++k) {
+      m.exact_slice_params(st, mean, indexes);
+      const float* yk = yc.data_ptr<float>() + k * n;
+      entropy::RansEncoder enc(m.cdfs);
+      for (size_t i = 0; i < n; ++i) {
+        sym[i] = Impl::to_symbol(yk[i] - mean[i]);
+        enc.encode(sym[i], indexes[i]);
+      }
+      c.chunks.push_back({entropy::ChunkKind::kLatentSlice, enc.finish()});
+      m.exact_commit_slice(st, sym, refined.data(), crc);
+      tick(2 + k);
+    }
+  } else {  // version 1: the LibTorch path
+    auto state = m.model->tca()->begin(m.hyper_context(z_sym));
+    for (int k = 0; k < K; ++k) {
+      auto p = m.slice_params(state);
+      torch::Tensor yk = y.slice(1, k * S, (k + 1) * S);
+      torch::Tensor sym = torch::round(yk - p.mean).contiguous();
+      const float* sv = sym.data_ptr<float>();
+      entropy::RansEncoder enc(m.cdfs);
+      for (size_t i = 0; i < p.indexes.size(); ++i)
+        enc.encode(static_cast<int32_t>(sv[i]), p.indexes[i]);
+      c.chunks.push_back({entropy::ChunkKind::kLatentSlice, enc.finish()});
+      m.commit_slice(state, sym, p.mean, crc);
+      tick(2 + k);
+    }
   }
   std::vector<uint8_t> sum;
   append_u32(sum, crc);
@@ -450,11 +534,11 @@ RgbImage ImageCodec::decode(const uint8_t* data, size_t size, const RunOptions& 
   {
     ThreadScope one(1);
     torch::Tensor z_sym = torch::empty({1, m.cfg.Nz, Hp / kStride, Wp / kStride});
+    std::vector<int32_t> zi(static_cast<size_t>(z_sym.numel()));
     {
       entropy::RansDecoder dec(m.cdfs, c.chunks[0].data.data(), c.chunks[0].data.size());
       float* zs = z_sym.data_ptr<float>();
       const int64_t per_channel = z_sym.size(2) * z_sym.size(3);
-      std::vector<int32_t> zi(static_cast<size_t>(z_sym.numel()));
       for (int64_t i = 0; i < z_sym.numel(); ++i) {
         zi[i] = dec.decode(m.z_base + static_cast<int>(i / per_channel));
         zs[i] = static_cast<float>(zi[i]);
@@ -462,21 +546,39 @@ RgbImage ImageCodec::decode(const uint8_t* data, size_t size, const RunOptions& 
       check(dec, "hyper-latent");
       crc = entropy::crc32(reinterpret_cast<const uint8_t*>(zi.data()), zi.size() * 4, crc);
     }
-    auto state = m.model->tca()->begin(m.hyper_context(z_sym));
-    std::vector<torch::Tensor> slices;
-    for (int k = 0; k < K; ++k) {
-      auto p = m.slice_params(state);
-      torch::Tensor sym = torch::empty({1, S, Hp / 16, Wp / 16});
-      float* sv = sym.data_ptr<float>();
-      const auto& chunk = c.chunks[1 + k].data;
-      entropy::RansDecoder dec(m.cdfs, chunk.data(), chunk.size());
-      for (size_t i = 0; i < p.indexes.size(); ++i)
-        sv[i] = static_cast<float>(dec.decode(p.indexes[i]));
-      check(dec, ("latent slice " + std::to_string(k)).c_str());
-      slices.push_back(m.commit_slice(state, sym, p.mean, crc));
-      tick(1 + k);
+    if (c.header.version >= 2) {
+      exact::Session st(m.exact, zi.data(), static_cast<int>(Hp / kStride),
+                        static_cast<int>(Wp / kStride), opts.threads);
+      const size_t n = static_cast<size_t>(st.positions()) * S;
+      y_hat = torch::empty({1, m.cfg.M, Hp / 16, Wp / 16});
+      std::vector<float> mean(n);
+      std::vector<int32_t> indexes(n), sym(n);
+      for (int k = 0; k < K; ++k) {
+        m.exact_slice_params(st, mean, indexes);
+        const auto& chunk = c.chunks[1 + k].data;
+        entropy::RansDecoder dec(m.cdfs, chunk.data(), chunk.size());
+        for (size_t i = 0; i < n; ++i) sym[i] = dec.decode(indexes[i]);
+        check(dec, ("latent slice " + std::to_string(k)).c_str());
+        m.exact_commit_slice(st, sym, y_hat.data_ptr<float>() + k * n, crc);
+        tick(1 + k);
+      }
+    } else {  // version 1: the LibTorch path
+      auto state = m.model->tca()->begin(m.hyper_context(z_sym));
+      std::vector<torch::Tensor> slices;
+      for (int k = 0; k < K; ++k) {
+        auto p = m.slice_params(state);
+        torch::Tensor sym = torch::empty({1, S, Hp / 16, Wp / 16});
+        float* sv = sym.data_ptr<float>();
+        const auto& chunk = c.chunks[1 + k].data;
+        entropy::RansDecoder dec(m.cdfs, chunk.data(), chunk.size());
+        for (size_t i = 0; i < p.indexes.size(); ++i)
+          sv[i] = static_cast<float>(dec.decode(p.indexes[i]));
+        check(dec, ("latent slice " + std::to_string(k)).c_str());
+        slices.push_back(m.commit_slice(state, sym, p.mean, crc));
+        tick(1 + k);
+      }
+      y_hat = torch::cat(slices, 1);
     }
-    y_hat = torch::cat(slices, 1);
   }
   timer.mark("entropy decoding");
   const auto& cs = c.chunks.back().data;

@@ -119,6 +119,10 @@ const char* parse_status_str(ParseStatus s) {
 
 std::vector<uint8_t> serialize(const Container& c) {
   const ContainerHeader& h = c.header;
+  if (h.version < kMinFormatVersion || h.version > kFormatVersion) {
+    throw std::invalid_argument("serialize: unsupported format version " +
+                                std::to_string(h.version));
+  }
   if (!valid_stream_kind(static_cast<uint8_t>(h.kind))) {
     throw std::invalid_argument("serialize: unknown stream kind");
   }
@@ -147,7 +151,7 @@ std::vector<uint8_t> serialize(const Container& c) {
   out.reserve(4 + 2 + 1 + 1 + h.model_id.size() + 8 + 4 + 4 + 4 + 2 +
               kChunkEntryBytes * c.chunks.size() + 4 + payload_bytes);
   out.insert(out.end(), kMagic, kMagic + 4);
-  put_u16(out, kFormatVersion);
+  put_u16(out, h.version);
   out.push_back(static_cast<uint8_t>(h.kind));
   out.push_back(static_cast<uint8_t>(h.model_id.size()));
   out.insert(out.end(), h.model_id.begin(), h.model_id.end());
@@ -183,10 +187,11 @@ ParseStatus parse(const uint8_t* data, size_t size, Container* out, std::string*
   };
   if (size < 6) return truncated("header", 6);
   const uint16_t version = get_u16(data + 4);
-  if (version != kFormatVersion) {
+  if (version < kMinFormatVersion || version > kFormatVersion) {
     return fail(ParseStatus::kUnsupportedVersion, error,
                 "unsupported format version " + std::to_string(version) +
-                    " (this build reads version " + std::to_string(kFormatVersion) + ")");
+                    " (this build reads versions " + std::to_string(kMinFormatVersion) + " to " +
+                    std::to_string(kFormatVersion) + ")");
   }
 
   // 2. Fixed fields; `pos` is always <= size when read.
@@ -277,6 +282,7 @@ ParseStatus parse(const uint8_t* data, size_t size, Container* out, std::string*
   // Valid: now allocate.
   if (out != nullptr) {
     ContainerHeader& h = out->header;
+    h.version = version;
     h.kind = static_cast<StreamKind>(stream_kind);
     h.model_id.assign(reinterpret_cast<const char*>(data + model_id_pos), model_id_length);
     std::memcpy(h.weight_hash.data(), data + hash_pos, h.weight_hash.size());

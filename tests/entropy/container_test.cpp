@@ -102,7 +102,8 @@ Container real_container(const CdfSet& set, const std::vector<double>& scales,
 }
 
 bool same(const Container& a, const Container& b) {
-  if (a.header.kind != b.header.kind || a.header.model_id != b.header.model_id ||
+  if (a.header.version != b.header.version || a.header.kind != b.header.kind ||
+      a.header.model_id != b.header.model_id ||
       a.header.weight_hash != b.header.weight_hash || a.header.width != b.header.width ||
       a.header.height != b.header.height ||
       std::memcmp(&a.header.quality, &b.header.quality, 4) != 0 ||
@@ -168,12 +169,42 @@ TEST(Container, BadMagic) {
 
 TEST(Container, UnsupportedVersion) {
   RawContainer r;
-  r.version = 2;
+  r.version = kFormatVersion + 1;
   std::string error;
   EXPECT_EQ(parse_bytes(r.bytes(), nullptr, &error), ParseStatus::kUnsupportedVersion);
-  EXPECT_NE(error.find("version 2"), std::string::npos) << error;
+  EXPECT_NE(error.find("version " + std::to_string(kFormatVersion + 1)), std::string::npos)
+      << error;
   r.version = 0;
   EXPECT_EQ(parse_bytes(r.bytes()), ParseStatus::kUnsupportedVersion);
+  r.version = kMinFormatVersion - 1;
+  EXPECT_EQ(parse_bytes(r.bytes()), ParseStatus::kUnsupportedVersion);
+}
+
+// Every version from kMinFormatVersion up is read, and the header says which one it was;
+// serialize() writes the version asked for (kFormatVersion by default) and no other.
+TEST(Container, OlderVersionsStillParse) {
+  EXPECT_EQ(kMinFormatVersion, 1);
+  EXPECT_EQ(kFormatVersion, 2);
+  for (uint16_t v = kMinFormatVersion; v <= kFormatVersion; ++v) {
+    RawContainer r;
+    r.version = v;
+    Container c;
+    ASSERT_EQ(parse_bytes(r.bytes(), &c), ParseStatus::kOk) << "version " << v;
+    EXPECT_EQ(c.header.version, v);
+    const std::vector<uint8_t> again = serialize(c);
+    EXPECT_EQ(again[4] | again[5] << 8, v);
+    Container back;
+    ASSERT_EQ(parse_bytes(again, &back), ParseStatus::kOk);
+    EXPECT_EQ(back.header.version, v);
+  }
+  Container c;
+  EXPECT_EQ(c.header.version, kFormatVersion);
+  c.header.model_id = "m";
+  c.header.width = c.header.height = 1;
+  c.header.version = kFormatVersion + 1;
+  EXPECT_THROW(serialize(c), std::invalid_argument);
+  c.header.version = 0;
+  EXPECT_THROW(serialize(c), std::invalid_argument);
 }
 
 TEST(Container, Truncated) {

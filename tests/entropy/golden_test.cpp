@@ -89,9 +89,13 @@ TEST(Golden, CoderOutput) {
   EXPECT_EQ(empty, (std::vector<uint8_t>{0, 0, 0, 1}));
 }
 
-TEST(Golden, Container) {
+// The container of every format version: versions differ in how the decoder computes the
+// entropy parameters, not in the layout, so the bytes differ only in the version field and the
+// header CRC. Version 1's constants are those it had before version 2 existed.
+Container golden_container(uint16_t version) {
   const CdfSet set = test::default_gaussian_set();
   Container c;
+  c.header.version = version;
   c.header.model_id = "lucid-small-v1";
   c.header.weight_hash = {0xDE, 0xAD, 0xBE, 0xEF, 0x01, 0x23, 0x45, 0x67};
   c.header.width = 768;
@@ -106,12 +110,38 @@ TEST(Golden, Container) {
                              enc.finish()});
   }
   c.chunks.push_back(Chunk{ChunkKind::kLatentChecksum, {0x12, 0x34, 0x56, 0x78}});
-  const std::vector<uint8_t> bytes = serialize(c);
+  return c;
+}
+
+// The golden container's header: 4 + 2 + 1 + 1 + 14 + 8 + 4 + 4 + 4 + 2 bytes, then 4 chunk
+// entries of 9, then the header CRC (4 bytes). The header is hashed on its own: a CRC over a
+// message followed by its own CRC is a constant, so the whole stream's CRC does not depend on
+// the header's content at all.
+constexpr size_t kGoldenHeaderCrc = 44 + 4 * 9;
+
+TEST(Golden, Container) {
+  const std::vector<uint8_t> bytes = serialize(golden_container(1));
   EXPECT_EQ(bytes.size(), 2552u);
   EXPECT_EQ(crc_of(bytes), 0x09082FB3u);
+  EXPECT_EQ(crc32(bytes.data(), kGoldenHeaderCrc), 0xC9C55DC0u);
   // The fixed header layout, spelled out.
   const std::vector<uint8_t> start(bytes.begin(), bytes.begin() + 10);
   EXPECT_EQ(start, (std::vector<uint8_t>{'L', 'U', 'C', 'D', 1, 0, 1, 14, 'l', 'u'}));
+}
+
+TEST(Golden, ContainerVersion2) {
+  const std::vector<uint8_t> v1 = serialize(golden_container(1));
+  const std::vector<uint8_t> bytes = serialize(golden_container(2));
+  ASSERT_EQ(bytes.size(), 2552u);
+  EXPECT_EQ(crc32(bytes.data(), kGoldenHeaderCrc), 0x807388C3u);
+  const std::vector<uint8_t> start(bytes.begin(), bytes.begin() + 10);
+  EXPECT_EQ(start, (std::vector<uint8_t>{'L', 'U', 'C', 'D', 2, 0, 1, 14, 'l', 'u'}));
+  // Only the version (byte 4) and the header CRC differ from version 1.
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    if (i != 4 && (i < kGoldenHeaderCrc || i >= kGoldenHeaderCrc + 4)) {
+      ASSERT_EQ(bytes[i], v1[i]) << i;
+    }
+  }
 }
 
 }  // namespace

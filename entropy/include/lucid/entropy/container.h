@@ -15,7 +15,15 @@
 
 namespace lucid::entropy {
 
-constexpr uint16_t kFormatVersion = 1;
+// Format versions. The container layout is the same in both; the version says how the decoder
+// computes the entropy parameters (means, scales) and the refined latents:
+//   1: with the float LibTorch model (T-CA and hyper synthesis). Its results depend on ATen's
+//      CPU kernels (default / AVX2 / AVX-512), the thread count and the device, so a stream
+//      could fail its latent checksum on another machine. Still read (the old path is kept).
+//   2: with Lucid's fixed-order implementation (codec/src/exact_params.h): bit-identical on
+//      every machine. Written by default.
+constexpr uint16_t kFormatVersion = 2;     // the version serialize() writes by default
+constexpr uint16_t kMinFormatVersion = 1;  // the oldest version parse() accepts
 constexpr uint32_t kMaxSide = 65535;
 constexpr uint64_t kMaxPixels = uint64_t{1} << 28;
 constexpr size_t kMaxChunks = 4096;
@@ -36,6 +44,7 @@ struct Chunk {
 };
 
 struct ContainerHeader {
+  uint16_t version = kFormatVersion;  // kMinFormatVersion..kFormatVersion
   StreamKind kind = StreamKind::kImage;
   std::string model_id;                 // stable string, 1..64 printable ASCII bytes
   std::array<uint8_t, 8> weight_hash{};
