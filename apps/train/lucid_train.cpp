@@ -1,6 +1,7 @@
 // lucid-train: trains and exports Lucid's networks.
 //   lucid-train codec  --train LIST --val LIST [--config small] [--run DIR] [--minutes M] ...
 //   lucid-train export-codec --run DIR --out FILE.lucidw [--which best|last] [--fp32]
+//   lucid-train convert-checkpoint --run DIR [--name last]   (legacy fp32 -> compact)
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -9,6 +10,7 @@
 #include <map>
 #include <string>
 
+#include "train_common.h"
 #include "train_codec.h"
 #include "train_restore.h"
 
@@ -34,6 +36,21 @@ const char* kUsage =
     "  --ema D              weight averaging decay; validation and DIR/best use the average\n"
     "                       (0 = off) [0.999]\n"
     "  --seed N             [1]\n"
+    "\n"
+    "data and checkpoints (codec and restore):\n"
+    "  --train-pack FILE, --val-pack FILE   raw packs (data_scripts/expand_pack.py) instead of\n"
+    "                       --train/--val lists; the only input of LUCID_TRAIN_ONLY builds\n"
+    "  --checkpoint-steps N also save DIR/last every N steps [0 = off]\n"
+    "  --checkpoint-format compact|legacy   [compact] (legacy: fp32 LibTorch archives, for\n"
+    "                       migration tests; both are read)\n"
+    "  --eval-at-end 1      validate once more when the run stops [0]\n"
+    "  --cuda-fast 1        TF32 matmuls and cuDNN autotuning on CUDA [0]\n"
+    "\n"
+    "       lucid-train convert-checkpoint --run DIR [--name last] [--kind codec|restore]\n"
+    "                       rewrites DIR/NAME in the compact format (step, optimizer state,\n"
+    "                       weight average kept; kind from the config when not given)\n"
+    "       lucid-train check-pack --pack FILE   summary; a pair pack's single-compression\n"
+    "                       pairs are compared with this build's libjpeg-turbo\n"
     "\n"
     "       lucid-train restore --train LIST --val LIST [options]\n"
     "       lucid-train export-restore --run DIR --out FILE.lucidw [--which best|last]\n"
@@ -85,6 +102,15 @@ int main(int argc, char** argv) {
           {"--config", [&](auto v) { o.config = v; }},
           {"--train", [&](auto v) { o.train_list = v; }},
           {"--val", [&](auto v) { o.val_list = v; }},
+          {"--train-pack", [&](auto v) { o.train_pack = v; }},
+          {"--val-pack", [&](auto v) { o.val_pack = v; }},
+          {"--checkpoint-steps", [&](auto v) { o.checkpoint_steps = std::stoll(v); }},
+          {"--checkpoint-format", [&](auto v) {
+             lucid::train::parse_checkpoint_format(v);
+             o.checkpoint_format = v;
+           }},
+          {"--eval-at-end", [&](auto v) { o.eval_at_end = (v == "1" || v == "yes"); }},
+          {"--cuda-fast", [&](auto v) { o.cuda_fast = (v == "1" || v == "yes"); }},
           {"--run", [&](auto v) { o.run_dir = v; }},
           {"--device", [&](auto v) { o.device = v; }},
           {"--threads", [&](auto v) { o.threads = std::stoi(v); }},
@@ -106,8 +132,10 @@ int main(int argc, char** argv) {
           {"--seed", [&](auto v) { o.seed = std::stoull(v); }},
       };
       if (int rc = parse(argc, argv, 2, f)) return rc;
-      if (o.train_list.empty() || o.val_list.empty()) {
-        std::cerr << "error: codec: --train and --val are required (see data_scripts/)\n";
+      if ((o.train_list.empty() && o.train_pack.empty()) ||
+          (o.val_list.empty() && o.val_pack.empty())) {
+        std::cerr << "error: codec: --train (or --train-pack) and --val (or --val-pack) are "
+                     "required (see data_scripts/)\n";
         return 1;
       }
       if (!(o.ema >= 0 && o.ema < 1)) {
@@ -150,6 +178,15 @@ int main(int argc, char** argv) {
           {"--config", [&](auto v) { o.config = v; }},
           {"--train", [&](auto v) { o.train_list = v; }},
           {"--val", [&](auto v) { o.val_list = v; }},
+          {"--train-pack", [&](auto v) { o.train_pack = v; }},
+          {"--val-pack", [&](auto v) { o.val_pack = v; }},
+          {"--checkpoint-steps", [&](auto v) { o.checkpoint_steps = std::stoll(v); }},
+          {"--checkpoint-format", [&](auto v) {
+             lucid::train::parse_checkpoint_format(v);
+             o.checkpoint_format = v;
+           }},
+          {"--eval-at-end", [&](auto v) { o.eval_at_end = (v == "1" || v == "yes"); }},
+          {"--cuda-fast", [&](auto v) { o.cuda_fast = (v == "1" || v == "yes"); }},
           {"--run", [&](auto v) { o.run_dir = v; }},
           {"--device", [&](auto v) { o.device = v; }},
           {"--threads", [&](auto v) { o.threads = std::stoi(v); }},
@@ -175,8 +212,10 @@ int main(int argc, char** argv) {
           {"--seed", [&](auto v) { o.seed = std::stoull(v); }},
       };
       if (int rc = parse(argc, argv, 2, f)) return rc;
-      if (o.train_list.empty() || o.val_list.empty()) {
-        std::cerr << "error: restore: --train and --val are required (see data_scripts/)\n";
+      if ((o.train_list.empty() && o.train_pack.empty()) ||
+          (o.val_list.empty() && o.val_pack.empty())) {
+        std::cerr << "error: restore: --train (or --train-pack) and --val (or --val-pack) are "
+                     "required (see data_scripts/)\n";
         return 1;
       }
       if (o.crop % 16 || o.val_crop % 16 || o.crop < 16 || o.batch < 1 || o.cave_batch < 2 ||
@@ -212,6 +251,43 @@ int main(int argc, char** argv) {
       }
       o.fp16 = !fp32;
       return lucid::train::export_restore(o);
+    }
+    if (cmd == "convert-checkpoint") {
+      std::string run, name = "last", kind;
+      std::map<std::string, Setter> f = {
+          {"--run", [&](auto v) { run = v; }},
+          {"--name", [&](auto v) { name = v; }},
+          {"--kind", [&](auto v) { kind = v; }},
+      };
+      if (int rc = parse(argc, argv, 2, f)) return rc;
+      if (run.empty()) {
+        std::cerr << "error: convert-checkpoint: --run is required\n";
+        return 1;
+      }
+      if (!lucid::train::checkpoint_exists(run, name)) {
+        std::cerr << "error: convert-checkpoint: no checkpoint " << run << "/" << name << "\n";
+        return 2;
+      }
+      if (kind.empty()) {
+        const auto st = lucid::train::read_state(run + "/" + name + ".state");
+        kind = st.count("config") && st.at("config").find("cave_ch=") != std::string::npos
+                   ? "restore"
+                   : "codec";
+      }
+      if (kind == "codec") return lucid::train::convert_codec_checkpoint(run, name);
+      if (kind == "restore") return lucid::train::convert_restore_checkpoint(run, name);
+      std::cerr << "error: convert-checkpoint: --kind: expected codec or restore\n";
+      return 1;
+    }
+    if (cmd == "check-pack") {
+      std::string pack;
+      std::map<std::string, Setter> f = {{"--pack", [&](auto v) { pack = v; }}};
+      if (int rc = parse(argc, argv, 2, f)) return rc;
+      if (pack.empty()) {
+        std::cerr << "error: check-pack: --pack is required\n";
+        return 1;
+      }
+      return lucid::train::check_pair_pack(pack);
     }
     std::cerr << "error: " << cmd << ": unknown command\n" << kUsage;
     return 1;

@@ -13,6 +13,7 @@
 #include "lucid/entropy/cdf.h"
 #include "lucid/models/fat_codec.h"
 #include "lucid/models/weights.h"
+#include "pack.h"
 #include "train_common.h"
 
 namespace fs = std::filesystem;
@@ -59,6 +60,27 @@ std::string fmt(double v, int prec = 5) {
   return s.str();
 }
 
+// Training or validation photos: an image list or a raw image pack; sets *fingerprint.
+std::vector<Photo> load_images(const std::string& list, const std::string& pack, int min_side,
+                               std::string* fingerprint) {
+  if (pack.empty()) {
+    auto photos = load_photo_list(list, min_side);
+    *fingerprint = dataset_fingerprint(photos);
+    return photos;
+  }
+  Pack p = read_pack(pack, min_side);
+  if (p.kind != PackKind::kImages)
+    throw std::runtime_error("pack " + pack + " holds JPEG pairs (a restorer pack), not images");
+  *fingerprint = p.fingerprint;
+  return std::move(p.records);
+}
+
+void split_params(models::FatCodec& model, std::vector<torch::Tensor>* main,
+                  std::vector<torch::Tensor>* aux) {
+  for (auto& p : model->named_parameters(true))
+    (p.key().find("quantiles") != std::string::npos ? *aux : *main).push_back(p.value());
+}
+
 }  // namespace
 
 int train_codec(const CodecTrainOptions& o) {
@@ -68,6 +90,8 @@ int train_codec(const CodecTrainOptions& o) {
     std::cerr << "error: --device cuda: this LibTorch build has no usable CUDA device\n";
     return 6;
   }
+  enable_fast_cuda(o.cuda_fast, dev);
+  const CheckpointFormat format = parse_checkpoint_format(o.checkpoint_format);
   models::FatConfig cfg = models::FatConfig::by_name(o.config);
   // A run trained with a narrower rate range (fewer gain anchors) continues in the wider one.
   models::FatConfig built = cfg;
@@ -83,9 +107,7 @@ int train_codec(const CodecTrainOptions& o) {
   model->to(dev);
 
   std::vector<torch::Tensor> main_params, aux_params;
-  for (auto& p : model->named_parameters(true))
-    (p.key().find("quantiles") != std::string::npos ? aux_params : main_params)
-        .push_back(p.value());
+  split_params(model, &main_params, &aux_params);
   torch::optim::Adam opt(main_params, torch::optim::AdamOptions(o.lr));
   torch::optim::Adam aux_opt(aux_params, torch::optim::AdamOptions(1e-3));
 
@@ -125,11 +147,17 @@ int train_codec(const CodecTrainOptions& o) {
   WeightAverage average(*model, o.ema);
   if (average.enabled() && !prior_state.empty() && !average.load(o.run_dir, "last"))
     std::cerr << "weight average restarts from the checkpoint's weights\n";
+  const std::vector<torch::Tensor>* averaged = average.enabled() ? &average.tensors() : nullptr;
+  if (!prior_state.empty() && checkpoint_is_legacy(o.run_dir, "last")) {
+    // Continue exactly as from the converted (compact) checkpoint.
+    round_to_checkpoint(*model, {&opt, &aux_opt}, averaged);
+    std::cerr << "legacy fp32 checkpoint: state rounded to the compact format; the next save "
+                 "converts it\n";
+  }
 
-  auto train = load_photo_list(o.train_list, o.crop);
-  auto val = load_photo_list(o.val_list, o.val_crop);
-  const std::string fingerprint = dataset_fingerprint(train);
-  const std::string val_fingerprint = dataset_fingerprint(val);
+  std::string fingerprint, val_fingerprint;
+  auto train = load_images(o.train_list, o.train_pack, o.crop, &fingerprint);
+  auto val = load_images(o.val_list, o.val_pack, o.val_crop, &val_fingerprint);
   reconcile_val_set(prior_state, val_fingerprint, &best_val, &bad_evals);
   std::cerr << "train images: " << train.size() << ", val images: " << val.size()
             << ", dataset " << fingerprint << "\n";
@@ -158,7 +186,31 @@ int train_codec(const CodecTrainOptions& o) {
   double acc_loss = 0, acc_bpp = 0, acc_psnr = 0, acc_aux = 0;
   int acc_n = 0;
   const double wall0 = wall;
-  const std::vector<torch::Tensor>* averaged = average.enabled() ? &average.tensors() : nullptr;
+  const int64_t step0 = step;
+  int64_t saved_step = -1;  // step of the last save of "last" in this session
+  auto evaluate = [&] {
+    average.swap();  // validate (and keep as "best") the averaged weights
+    ValResult v = validate(model, val, o.val_crop, dev);
+    std::ostringstream row;
+    row << "val," << step << "," << fmt(wall, 8) << "," << fmt(lr) << ",,,,," << fmt(v.loss);
+    for (size_t i = 0; i < v.bpp.size(); ++i) row << "," << fmt(v.bpp[i]) << "," << fmt(v.psnr[i]);
+    log.row(row.str());
+    std::cerr << "val step " << step << "  loss " << fmt(v.loss) << "  bpp/psnr";
+    for (size_t i = 0; i < v.bpp.size(); ++i)
+      std::cerr << "  " << fmt(v.bpp[i], 3) << "/" << fmt(v.psnr[i], 4);
+    std::cerr << "\n";
+    if (v.loss < best_val) {
+      best_val = v.loss;
+      bad_evals = 0;
+      save_checkpoint(o.run_dir, "best", *model, {&opt, &aux_opt}, make_state(v.loss), nullptr,
+                      format);
+    } else if (++bad_evals >= o.patience) {
+      lr = std::max(lr * 0.5, 1e-6);  // plateau: halve the learning rate
+      bad_evals = 0;
+      std::cerr << "validation plateau: lr -> " << lr << "\n";
+    }
+    average.swap();
+  };
   model->train();
   while (true) {
     const double session = seconds_since(t_start);
@@ -217,33 +269,21 @@ int train_codec(const CodecTrainOptions& o) {
     }
     if (seconds_since(last_eval) >= o.eval_minutes * 60) {
       last_eval = std::chrono::steady_clock::now();
-      average.swap();  // validate (and keep as "best") the averaged weights
-      ValResult v = validate(model, val, o.val_crop, dev);
-      std::ostringstream row;
-      row << "val," << step << "," << fmt(wall, 8) << "," << fmt(lr) << ",,,,," << fmt(v.loss);
-      for (size_t i = 0; i < v.bpp.size(); ++i) row << "," << fmt(v.bpp[i]) << "," << fmt(v.psnr[i]);
-      log.row(row.str());
-      std::cerr << "val step " << step << "  loss " << fmt(v.loss) << "  bpp/psnr";
-      for (size_t i = 0; i < v.bpp.size(); ++i)
-        std::cerr << "  " << fmt(v.bpp[i], 3) << "/" << fmt(v.psnr[i], 4);
-      std::cerr << "\n";
-      if (v.loss < best_val) {
-        best_val = v.loss;
-        bad_evals = 0;
-        save_checkpoint(o.run_dir, "best", *model, {&opt, &aux_opt}, make_state(v.loss));
-      } else if (++bad_evals >= o.patience) {
-        lr = std::max(lr * 0.5, 1e-6);  // plateau: halve the learning rate
-        bad_evals = 0;
-        std::cerr << "validation plateau: lr -> " << lr << "\n";
-      }
-      average.swap();
+      evaluate();
     }
-    if (seconds_since(last_ckpt) >= o.checkpoint_minutes * 60) {
+    if (seconds_since(last_ckpt) >= o.checkpoint_minutes * 60 ||
+        (o.checkpoint_steps > 0 && step % o.checkpoint_steps == 0)) {
       last_ckpt = std::chrono::steady_clock::now();
-      save_checkpoint(o.run_dir, "last", *model, {&opt, &aux_opt}, make_state(0), averaged);
+      save_checkpoint(o.run_dir, "last", *model, {&opt, &aux_opt}, make_state(0), averaged,
+                      format);
+      saved_step = step;
     }
   }
-  save_checkpoint(o.run_dir, "last", *model, {&opt, &aux_opt}, make_state(0), averaged);
+  if (o.eval_at_end && step > step0) evaluate();
+  // Not twice at one step: a second save would round the state again (harmless, but then a run
+  // that saved here in the loop and one that stops here would differ).
+  if (saved_step != step)
+    save_checkpoint(o.run_dir, "last", *model, {&opt, &aux_opt}, make_state(0), averaged, format);
   std::cerr << "stopped at step " << step << " (" << fmt(wall / 3600, 3) << " h in total)\n";
   return 0;
 }
@@ -300,8 +340,8 @@ int export_codec(const CodecExportOptions& o) {
   if (o.which == "ema") {
     WeightAverage average(*model, 1.0);
     if (!average.load(o.run_dir, checkpoint)) {
-      std::cerr << "error: export-codec: " << o.run_dir << "/last.ema.pt is missing or does not "
-                   "match the checkpoint (was the run trained with --ema 0?)\n";
+      std::cerr << "error: export-codec: " << o.run_dir << "/last has no weight average that "
+                   "matches the model (was the run trained with --ema 0?)\n";
       return 2;
     }
     average.swap();
@@ -336,6 +376,27 @@ int export_codec(const CodecExportOptions& o) {
   write_ledger(o, cfg, state, w);
   std::cerr << "wrote " << o.out << " (" << fs::file_size(o.out) << " bytes, step "
             << state.at("step") << ")\n";
+  return 0;
+}
+
+int convert_codec_checkpoint(const std::string& run_dir, const std::string& name) {
+  torch::set_num_threads(2);
+  const StateMap state = read_state(run_dir + "/" + name + ".state");
+  const models::FatConfig cfg = models::FatConfig::parse(state.at("config"));
+  models::FatCodec model(cfg);
+  std::vector<torch::Tensor> main_params, aux_params;
+  split_params(model, &main_params, &aux_params);
+  torch::optim::Adam opt(main_params, torch::optim::AdamOptions(2e-4));
+  torch::optim::Adam aux_opt(aux_params, torch::optim::AdamOptions(1e-3));
+  const bool legacy = checkpoint_is_legacy(run_dir, name);
+  load_checkpoint(run_dir, name, *model, {&opt, &aux_opt}, torch::kCPU);
+  WeightAverage average(*model, 0.5);  // any decay: only its tensors are used
+  const bool has_average = average.load(run_dir, name);
+  save_checkpoint(run_dir, name, *model, {&opt, &aux_opt}, state,
+                  has_average ? &average.tensors() : nullptr);
+  std::cerr << run_dir << "/" << name << ": " << (legacy ? "converted" : "rewritten")
+            << " (step " << state.at("step") << (has_average ? ", with" : ", without")
+            << " weight average)\n";
   return 0;
 }
 

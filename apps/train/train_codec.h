@@ -7,6 +7,7 @@ namespace lucid::train {
 struct CodecTrainOptions {
   std::string config = "small";
   std::string train_list, val_list;
+  std::string train_pack, val_pack;  // raw image packs (pack.h) instead of the lists
   std::string run_dir = "runs/codec-small";
   std::string device = "cpu";
   int threads = 2;
@@ -21,7 +22,11 @@ struct CodecTrainOptions {
   double minutes = 0;     // 0: no time limit
   int64_t max_steps = 0;  // 0: no step limit
   double checkpoint_minutes = 5;
+  int64_t checkpoint_steps = 0;  // > 0: also save "last" every N steps
+  std::string checkpoint_format = "compact";  // compact | legacy (checkpoint.h)
   double eval_minutes = 10;
+  bool eval_at_end = false;  // validate once more when the run stops
+  bool cuda_fast = false;    // TF32 matmuls and cuDNN autotuning (not bit-reproducible)
   int patience = 4;
   int log_every = 10;
   uint64_t seed = 1;
@@ -38,6 +43,9 @@ struct CodecExportOptions {
 };
 
 int train_codec(const CodecTrainOptions& o);
+// Rewrites checkpoint run_dir/name in the compact format (a legacy fp32 checkpoint: same
+// step, optimizer state and weight average, rounded as a compact save rounds them).
+int convert_codec_checkpoint(const std::string& run_dir, const std::string& name);
 int export_codec(const CodecExportOptions& o);
 
 }  // namespace lucid::train

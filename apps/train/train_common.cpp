@@ -1,7 +1,9 @@
 #include "train_common.h"
 
+#ifndef LUCID_TRAIN_ONLY
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#endif
 
 #include <algorithm>
 #include <cstdio>
@@ -13,11 +15,20 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "checkpoint.h"
+
 namespace fs = std::filesystem;
 
 namespace lucid::train {
 
 std::vector<Photo> load_photo_list(const std::string& list_path, int min_side) {
+#ifdef LUCID_TRAIN_ONLY
+  (void)min_side;
+  throw std::runtime_error("cannot read the image list " + list_path +
+                           ": this lucid-train was built with LUCID_TRAIN_ONLY (no image "
+                           "decoder); train from packs (--train-pack / --val-pack, made by "
+                           "data_scripts/expand_pack.py)");
+#else
   std::ifstream in(list_path);
   if (!in) throw std::runtime_error("cannot open image list " + list_path);
   const fs::path base = fs::path(list_path).parent_path();
@@ -34,10 +45,14 @@ std::vector<Photo> load_photo_list(const std::string& list_path, int min_side) {
     torch::Tensor t = torch::from_blob(rgb.data, {rgb.rows, rgb.cols, 3}, torch::kUInt8)
                           .permute({2, 0, 1})
                           .clone();
-    photos.push_back({p.string(), t});
+    Photo photo;
+    photo.path = p.string();
+    photo.rgb = t;
+    photos.push_back(std::move(photo));
   }
   if (photos.empty()) throw std::runtime_error("no usable images in " + list_path);
   return photos;
+#endif
 }
 
 void apply_lr_reset(double reset_lr, double* lr, int* bad_evals) {
@@ -112,17 +127,317 @@ std::string opt_path(const std::string& dir, const std::string& name, size_t i) 
 std::string ema_path(const std::string& dir, const std::string& name) {
   return dir + "/" + name + ".ema.pt";
 }
+std::string model_ckpt(const std::string& dir, const std::string& name) {
+  return dir + "/" + name + ".model.ckpt";
+}
+std::string opt_ckpt(const std::string& dir, const std::string& name, size_t i) {
+  return dir + "/" + name + ".opt" + std::to_string(i) + ".ckpt";
+}
 void commit_file(const std::string& tmp, const std::string& dst) {
   fs::rename(tmp, dst);
 }
+// Removes dir/name.opt<i>.<ext> for i >= first (a checkpoint set with fewer optimizers).
+void remove_optimizer_files(const std::string& dir, const std::string& name, size_t first,
+                            const std::string& ext) {
+  for (size_t i = first; i < 16; ++i) fs::remove(dir + "/" + name + ".opt" + std::to_string(i) + ext);
+}
+
+std::string num(double v) {
+  std::ostringstream s;
+  s.precision(17);
+  s << v;
+  return s.str();
+}
+
+ckpt::Entry entry(const std::string& name, ckpt::Encoding e, const torch::Tensor& cpu,
+                  torch::Tensor* decoded, const torch::Tensor* v = nullptr) {
+  ckpt::Entry out;
+  out.name = name;
+  out.encoding = e;
+  out.shape = cpu.sizes().vec();
+  try {
+    out.bytes = ckpt::encode(cpu, e, decoded, v);
+  } catch (const std::exception& ex) {
+    throw std::runtime_error("cannot save tensor " + name + ": " + ex.what() +
+                             " (has training diverged?)");
+  }
+  return out;
+}
+
+torch::Tensor cpu_float(const torch::Tensor& t) {
+  return t.detach().to(torch::kCPU, torch::kFloat).contiguous();
+}
+
+// The compact model file: live weights ("p:NAME"), buffers ("b:NAME") and the weight average
+// ("ema:NAME", a q8 difference to the stored weights). Rounds the live tensors in place.
+ckpt::File compact_model(torch::nn::Module& module, const std::vector<torch::Tensor>* averaged) {
+  torch::NoGradGuard ng;
+  ckpt::File f;
+  const auto params = module.named_parameters(true);
+  if (averaged && averaged->size() != params.size())
+    throw std::runtime_error("weight average does not match the model");
+  size_t i = 0;
+  for (const auto& p : params) {
+    const torch::Tensor cpu = cpu_float(p.value());
+    torch::Tensor dec;
+    f.entries.push_back(entry("p:" + p.key(), ckpt::weight_encoding(cpu), cpu, &dec));
+    p.value().detach().copy_(dec);
+    if (averaged) {
+      const torch::Tensor& a = (*averaged)[i];
+      const torch::Tensor acpu = cpu_float(a);
+      torch::Tensor adec;
+      if (ckpt::is_large(acpu) && f.entries.back().encoding != ckpt::Encoding::kF32) {
+        torch::Tensor ddec;
+        f.entries.push_back(entry("ema:" + p.key(), ckpt::Encoding::kQ8, acpu - dec, &ddec));
+        adec = dec + ddec;
+      } else {
+        f.entries.push_back(entry("ema:" + p.key(), ckpt::Encoding::kF32, acpu, &adec));
+      }
+      a.detach().copy_(adec);
+    }
+    ++i;
+  }
+  for (const auto& b : module.named_buffers(true)) {
+    const torch::Tensor cpu = cpu_float(b.value());
+    f.entries.push_back(entry("b:" + b.key(), ckpt::Encoding::kF32, cpu, nullptr));
+  }
+  return f;
+}
+
+torch::optim::Adam& as_adam(torch::optim::Optimizer& o) {
+  auto* adam = dynamic_cast<torch::optim::Adam*>(&o);
+  if (!adam) throw std::runtime_error("compact checkpoints hold Adam optimizers only");
+  return *adam;
+}
+
+// The compact optimizer file: per group its options, per parameter with a state its step, and
+// exp_avg (q8) / exp_avg_sq (log8). Rounds the live state in place.
+ckpt::File compact_optimizer(torch::optim::Optimizer& o) {
+  torch::NoGradGuard ng;
+  auto& opt = as_adam(o);
+  ckpt::File f;
+  f.meta["optimizer"] = "adam";
+  f.meta["groups"] = std::to_string(opt.param_groups().size());
+  for (size_t g = 0; g < opt.param_groups().size(); ++g) {
+    const auto& group = opt.param_groups()[g];
+    const auto& op = static_cast<const torch::optim::AdamOptions&>(group.options());
+    const std::string G = "g" + std::to_string(g);
+    f.meta[G + ".params"] = std::to_string(group.params().size());
+    f.meta[G + ".lr"] = num(op.lr());
+    f.meta[G + ".beta1"] = num(std::get<0>(op.betas()));
+    f.meta[G + ".beta2"] = num(std::get<1>(op.betas()));
+    f.meta[G + ".eps"] = num(op.eps());
+    f.meta[G + ".weight_decay"] = num(op.weight_decay());
+    f.meta[G + ".amsgrad"] = op.amsgrad() ? "1" : "0";
+    for (size_t j = 0; j < group.params().size(); ++j) {
+      const torch::Tensor& p = group.params()[j];
+      auto it = opt.state().find(p.unsafeGetTensorImpl());
+      if (it == opt.state().end()) continue;
+      auto& st = static_cast<torch::optim::AdamParamState&>(*it->second);
+      const std::string P = G + ".p" + std::to_string(j);
+      f.meta[P + ".step"] = std::to_string(st.step());
+      const bool large = ckpt::is_large(p);
+      torch::Tensor v_dec;  // exp_avg is stored relative to the stored exp_avg_sq
+      auto put = [&](const char* what, const torch::Tensor& t, ckpt::Encoding big,
+                     torch::Tensor* keep = nullptr) {
+        if (!t.defined()) return;
+        torch::Tensor dec;
+        f.entries.push_back(entry(P + "." + what, large ? big : ckpt::Encoding::kF32,
+                                  cpu_float(t), &dec, &v_dec));
+        t.copy_(dec);
+        if (keep) *keep = dec;
+      };
+      put("exp_avg_sq", st.exp_avg_sq(), ckpt::Encoding::kLog8, &v_dec);
+      put("exp_avg", st.exp_avg(), ckpt::Encoding::kR4);
+      put("max_exp_avg_sq", st.max_exp_avg_sq(), ckpt::Encoding::kLog8);
+    }
+  }
+  return f;
+}
+
+void check_step(const ckpt::File& f, const std::string& path, const StateMap& state) {
+  const auto a = f.meta.find("step");
+  const auto b = state.find("step");
+  if (a != f.meta.end() && b != state.end() && a->second != b->second)
+    throw std::runtime_error(path + " is from step " + a->second + " but its .state from step " +
+                             b->second + " (an interrupted save?)");
+}
+
+void load_compact_model(const ckpt::File& f, const std::string& path, torch::nn::Module& module) {
+  torch::NoGradGuard ng;
+  size_t expected = 0;
+  auto load = [&](const std::string& key, const torch::Tensor& dst) {
+    const ckpt::Entry* e = f.find(key);
+    if (!e) throw std::runtime_error(path + ": no tensor " + key.substr(2) + " (another model?)");
+    if (e->shape != dst.sizes().vec())
+      throw std::runtime_error(path + ": tensor " + key.substr(2) + " has shape " +
+                               c10::str(c10::IntArrayRef(e->shape)) + ", the model " +
+                               c10::str(dst.sizes()));
+    dst.detach().copy_(ckpt::decode(*e));
+    ++expected;
+  };
+  for (const auto& p : module.named_parameters(true)) load("p:" + p.key(), p.value());
+  for (const auto& b : module.named_buffers(true)) load("b:" + b.key(), b.value());
+  size_t stored = 0;
+  for (const auto& e : f.entries)
+    if (e.name.rfind("p:", 0) == 0 || e.name.rfind("b:", 0) == 0) ++stored;
+  if (stored != expected)
+    throw std::runtime_error(path + ": holds " + std::to_string(stored) + " tensors, the model " +
+                             std::to_string(expected));
+}
+
+void load_compact_optimizer(const ckpt::File& f, const std::string& path,
+                            torch::optim::Optimizer& o) {
+  auto& opt = as_adam(o);
+  auto meta = [&](const std::string& k) {
+    const auto it = f.meta.find(k);
+    if (it == f.meta.end()) throw std::runtime_error(path + ": no " + k);
+    return it->second;
+  };
+  if (meta("optimizer") != "adam" ||
+      std::stoul(meta("groups")) != opt.param_groups().size())
+    throw std::runtime_error(path + ": optimizer groups do not match");
+  opt.state().clear();
+  for (size_t g = 0; g < opt.param_groups().size(); ++g) {
+    auto& group = opt.param_groups()[g];
+    const std::string G = "g" + std::to_string(g);
+    if (std::stoul(meta(G + ".params")) != group.params().size())
+      throw std::runtime_error(path + ": optimizer group " + std::to_string(g) +
+                               " has another parameter count");
+    auto& op = static_cast<torch::optim::AdamOptions&>(group.options());
+    op.lr(std::stod(meta(G + ".lr")));
+    op.betas(std::make_tuple(std::stod(meta(G + ".beta1")), std::stod(meta(G + ".beta2"))));
+    op.eps(std::stod(meta(G + ".eps")));
+    op.weight_decay(std::stod(meta(G + ".weight_decay")));
+    op.amsgrad(meta(G + ".amsgrad") == "1");
+    for (size_t j = 0; j < group.params().size(); ++j) {
+      const torch::Tensor& p = group.params()[j];
+      const std::string P = G + ".p" + std::to_string(j);
+      if (!f.meta.count(P + ".step")) continue;
+      torch::Tensor v_dec;
+      auto get = [&](const char* what, bool required) {
+        const ckpt::Entry* e = f.find(P + "." + what);
+        if (!e) {
+          if (required) throw std::runtime_error(path + ": no " + P + "." + what);
+          return torch::Tensor();
+        }
+        if (e->shape != p.sizes().vec())
+          throw std::runtime_error(path + ": " + P + "." + what + " does not match its parameter");
+        return ckpt::decode(*e, &v_dec);
+      };
+      auto st = std::make_unique<torch::optim::AdamParamState>();
+      st->step(std::stoll(meta(P + ".step")));
+      v_dec = get("exp_avg_sq", true);
+      st->exp_avg(get("exp_avg", true).to(p.device()));
+      st->exp_avg_sq(v_dec.to(p.device()));
+      torch::Tensor mx = get("max_exp_avg_sq", false);
+      if (mx.defined()) st->max_exp_avg_sq(mx.to(p.device()));
+      opt.state()[p.unsafeGetTensorImpl()] = std::move(st);
+    }
+  }
+}
+// Adam state from a legacy LibTorch archive. Not Optimizer::load: archives written by LibTorch
+// 1.x (Debian 12's, which trained the committed checkpoints) name parameters by hexadecimal
+// pointers ("0x5646..."), which LibTorch 2.x parses as decimal, so every parameter but one lost
+// its state (and Adam then crashed). Keys are parsed in either base here.
+void load_legacy_adam(const std::string& path, torch::optim::Optimizer& o, torch::Device device) {
+  auto& opt = as_adam(o);
+  torch::serialize::InputArchive a;
+  a.load_from(path, device);
+  c10::IValue version;
+  if (!a.try_read("pytorch_version", version))
+    throw std::runtime_error(path + ": optimizer archive from before LibTorch 1.5");
+  torch::serialize::InputArchive states;
+  a.read("state", states);
+  std::map<uint64_t, std::unique_ptr<torch::optim::AdamParamState>> saved;
+  for (const std::string& key : states.keys()) {
+    torch::serialize::InputArchive one;
+    states.read(key, one);
+    auto st = std::make_unique<torch::optim::AdamParamState>();
+    st->serialize(one);
+    saved[std::stoull(key, nullptr, 0)] = std::move(st);
+  }
+  torch::serialize::InputArchive groups;
+  a.read("param_groups", groups);
+  torch::Tensor n;
+  groups.read("param_groups/size", n);
+  if (n.item<int64_t>() != static_cast<int64_t>(opt.param_groups().size()))
+    throw std::runtime_error(path + ": optimizer groups do not match");
+  opt.state().clear();
+  for (size_t g = 0; g < opt.param_groups().size(); ++g) {
+    auto& group = opt.param_groups()[g];
+    torch::serialize::InputArchive ga;
+    groups.read("param_groups/" + std::to_string(g), ga);
+    torch::Tensor size;
+    ga.read("params/size", size);
+    if (size.item<int64_t>() != static_cast<int64_t>(group.params().size()))
+      throw std::runtime_error(path + ": optimizer group " + std::to_string(g) +
+                               " has another parameter count");
+    for (size_t j = 0; j < group.params().size(); ++j) {
+      c10::IValue key;
+      ga.read("params/" + std::to_string(j), key);
+      auto it = saved.find(std::stoull(key.toStringRef(), nullptr, 0));
+      if (it == saved.end()) continue;
+      if (!it->second) throw std::runtime_error(path + ": two parameters share one state");
+      const torch::Tensor& p = group.params()[j];
+      if (!it->second->exp_avg().defined() || it->second->exp_avg().sizes() != p.sizes())
+        throw std::runtime_error(path + ": the state of parameter " + std::to_string(j) +
+                                 " does not match it");
+      opt.state()[p.unsafeGetTensorImpl()] = std::move(it->second);
+    }
+    torch::serialize::InputArchive oa;
+    ga.read("options", oa);
+    torch::optim::AdamOptions options(0);
+    options.serialize(oa);
+    static_cast<torch::optim::AdamOptions&>(group.options()) = options;
+  }
+}
 }  // namespace
+
+CheckpointFormat parse_checkpoint_format(const std::string& s) {
+  if (s == "compact") return CheckpointFormat::kCompact;
+  if (s == "legacy") return CheckpointFormat::kLegacy;
+  throw std::invalid_argument("checkpoint format " + s + ": expected compact or legacy");
+}
+
+void round_to_checkpoint(torch::nn::Module& module,
+                         std::vector<torch::optim::Optimizer*> optimizers,
+                         const std::vector<torch::Tensor>* averaged) {
+  compact_model(module, averaged);
+  for (auto* o : optimizers) compact_optimizer(*o);
+}
 
 void save_checkpoint(const std::string& dir, const std::string& name, torch::nn::Module& module,
                      std::vector<torch::optim::Optimizer*> optimizers, const StateMap& state,
-                     const std::vector<torch::Tensor>* averaged) {
+                     const std::vector<torch::Tensor>* averaged, CheckpointFormat format) {
   fs::create_directories(dir);
+  const std::string state_path = dir + "/" + name + ".state";
   // Write everything to temporaries first so a crash never leaves a mixed checkpoint behind
   // (the .state file is renamed last and names the step the set belongs to).
+  if (format == CheckpointFormat::kCompact) {
+    const std::string step = state.count("step") ? state.at("step") : "";
+    ckpt::File model = compact_model(module, averaged);
+    model.meta["step"] = step;
+    model.meta["kind"] = "model";
+    ckpt::write_file(model_ckpt(dir, name) + ".tmp", model);
+    for (size_t i = 0; i < optimizers.size(); ++i) {
+      ckpt::File opt = compact_optimizer(*optimizers[i]);
+      opt.meta["step"] = step;
+      opt.meta["kind"] = "optimizer";
+      ckpt::write_file(opt_ckpt(dir, name, i) + ".tmp", opt);
+    }
+    write_state(state_path + ".tmp", state);
+    commit_file(model_ckpt(dir, name) + ".tmp", model_ckpt(dir, name));
+    for (size_t i = 0; i < optimizers.size(); ++i)
+      commit_file(opt_ckpt(dir, name, i) + ".tmp", opt_ckpt(dir, name, i));
+    remove_optimizer_files(dir, name, optimizers.size(), ".ckpt");
+    commit_file(state_path + ".tmp", state_path);
+    // The legacy files of an earlier save would only be confusing now.
+    fs::remove(dir + "/" + name + ".model.pt");
+    fs::remove(ema_path(dir, name));
+    remove_optimizer_files(dir, name, 0, ".pt");
+    return;
+  }
   const std::string model = dir + "/" + name + ".model.pt";
   {
     torch::serialize::OutputArchive a;
@@ -136,7 +451,7 @@ void save_checkpoint(const std::string& dir, const std::string& name, torch::nn:
   }
   const std::string ema = ema_path(dir, name);
   if (averaged) torch::save(*averaged, ema + ".tmp");
-  write_state(dir + "/" + name + ".state.tmp", state);
+  write_state(state_path + ".tmp", state);
   commit_file(model + ".tmp", model);
   if (averaged)
     commit_file(ema + ".tmp", ema);
@@ -144,17 +459,39 @@ void save_checkpoint(const std::string& dir, const std::string& name, torch::nn:
     fs::remove(ema);  // an average from an earlier run would no longer match these weights
   for (size_t i = 0; i < optimizers.size(); ++i)
     commit_file(opt_path(dir, name, i) + ".tmp", opt_path(dir, name, i));
-  commit_file(dir + "/" + name + ".state.tmp", dir + "/" + name + ".state");
+  commit_file(state_path + ".tmp", state_path);
+  fs::remove(model_ckpt(dir, name));
+  remove_optimizer_files(dir, name, 0, ".ckpt");
 }
 
 bool checkpoint_exists(const std::string& dir, const std::string& name) {
-  return fs::exists(dir + "/" + name + ".state") && fs::exists(dir + "/" + name + ".model.pt");
+  return fs::exists(dir + "/" + name + ".state") &&
+         (fs::exists(model_ckpt(dir, name)) || fs::exists(dir + "/" + name + ".model.pt"));
+}
+
+bool checkpoint_is_legacy(const std::string& dir, const std::string& name) {
+  return !fs::exists(model_ckpt(dir, name)) && fs::exists(dir + "/" + name + ".model.pt");
 }
 
 StateMap load_checkpoint(const std::string& dir, const std::string& name,
                          torch::nn::Module& module,
                          std::vector<torch::optim::Optimizer*> optimizers,
                          torch::Device device) {
+  StateMap state = read_state(dir + "/" + name + ".state");
+  if (!checkpoint_is_legacy(dir, name)) {
+    const std::string mp = model_ckpt(dir, name);
+    const ckpt::File model = ckpt::read_file(mp);
+    check_step(model, mp, state);
+    load_compact_model(model, mp, module);
+    for (size_t i = 0; i < optimizers.size(); ++i) {
+      const std::string p = opt_ckpt(dir, name, i);
+      if (!fs::exists(p)) continue;  // e.g. exported without optimizer state
+      const ckpt::File opt = ckpt::read_file(p);
+      check_step(opt, p, state);
+      load_compact_optimizer(opt, p, *optimizers[i]);
+    }
+    return state;
+  }
   {
     torch::serialize::InputArchive a;
     a.load_from(dir + "/" + name + ".model.pt", device);
@@ -163,15 +500,14 @@ StateMap load_checkpoint(const std::string& dir, const std::string& name,
   for (size_t i = 0; i < optimizers.size(); ++i) {
     const std::string p = opt_path(dir, name, i);
     if (!fs::exists(p)) continue;  // e.g. a checkpoint from an earlier version without it
-    torch::serialize::InputArchive a;
-    a.load_from(p, device);
-    optimizers[i]->load(a);
+    load_legacy_adam(p, *optimizers[i], device);
   }
-  return read_state(dir + "/" + name + ".state");
+  return state;
 }
 
 WeightAverage::WeightAverage(torch::nn::Module& module, double decay)
     : live_(module.parameters()), decay_(decay) {
+  for (const auto& p : module.named_parameters(true)) names_.push_back(p.key());
   if (!enabled()) return;
   for (const auto& p : live_) avg_.push_back(p.detach().clone());
 }
@@ -195,6 +531,22 @@ void WeightAverage::swap() {
 
 bool WeightAverage::load(const std::string& dir, const std::string& name) {
   if (!enabled()) return false;
+  if (!checkpoint_is_legacy(dir, name)) {
+    const std::string mp = model_ckpt(dir, name);
+    if (!fs::exists(mp)) return false;
+    const ckpt::File f = ckpt::read_file(mp);
+    std::vector<torch::Tensor> t;
+    for (size_t i = 0; i < names_.size(); ++i) {
+      const ckpt::Entry* e = f.find("ema:" + names_[i]);
+      if (!e || e->shape != live_[i].sizes().vec()) return false;
+      torch::Tensor v = ckpt::decode(*e);
+      if (e->encoding == ckpt::Encoding::kQ8) v = f.tensor("p:" + names_[i]) + v;  // a difference
+      t.push_back(v);
+    }
+    torch::NoGradGuard ng;
+    for (size_t i = 0; i < t.size(); ++i) avg_[i].copy_(t[i]);
+    return true;
+  }
   const std::string path = ema_path(dir, name);
   if (!fs::exists(path)) return false;
   std::vector<torch::Tensor> t;
@@ -262,6 +614,13 @@ std::string device_description(torch::Device d, int threads) {
 void set_lr(torch::optim::Adam& opt, double lr) {
   for (auto& g : opt.param_groups())
     static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
+}
+
+void enable_fast_cuda(bool on, torch::Device dev) {
+  if (!on || !dev.is_cuda()) return;
+  at::globalContext().setFloat32MatmulPrecision("high");
+  at::globalContext().setBenchmarkCuDNN(true);
+  std::cerr << "cuda: TF32 matmuls, cuDNN autotuning\n";
 }
 
 }  // namespace lucid::train

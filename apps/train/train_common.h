@@ -18,10 +18,16 @@ namespace lucid::train {
 struct Photo {
   std::string path;
   torch::Tensor rgb;  // uint8 [3, H, W]
+  // Records of a JPEG pair pack (pack.h) only: the JPEG-decoded image (uint8 [3, H, W]), the
+  // quality factor of its last compression and how it was made (0 single, 1 off the 8x8 grid,
+  // 2 double compression).
+  torch::Tensor jpeg;
+  int qf = 0, mode = 0;
 };
 
 // Reads a list file (one image path per line; relative paths are taken relative to the list's
-// folder). Throws std::runtime_error with the offending path.
+// folder). Throws std::runtime_error with the offending path. Builds with LUCID_TRAIN_ONLY have
+// no image decoder: they throw (train from packs, see pack.h).
 std::vector<Photo> load_photo_list(const std::string& list_path, int min_side);
 // SHA-like content fingerprint of the dataset (FNV-1a over file bytes, in list order), hex.
 std::string dataset_fingerprint(const std::vector<Photo>& photos);
@@ -44,13 +50,32 @@ void apply_lr_reset(double reset_lr, double* lr, int* bad_evals);
 void write_state(const std::string& path, const StateMap& s);
 StateMap read_state(const std::string& path);
 
-// Saves `module` and `optimizers` under dir/name.{model,opt<i>}.pt, the optional `averaged`
-// tensors under dir/name.ema.pt, and dir/name.state atomically (temp files then rename; the
-// state file, written last, names the step the set belongs to).
+// Checkpoint files. kCompact (the default since the committed checkpoints grew to 80 MB): see
+// checkpoint.h; dir/name.model.ckpt holds the live weights and the weight average,
+// dir/name.opt<i>.ckpt the optimizers. kLegacy: the LibTorch archives of earlier versions
+// (dir/name.{model,opt<i>,ema}.pt, all fp32), still read everywhere and written on request
+// (--checkpoint-format legacy, for migration tests).
+enum class CheckpointFormat { kCompact, kLegacy };
+CheckpointFormat parse_checkpoint_format(const std::string& s);  // compact | legacy
+
+// Saves `module`, `optimizers` (Adam), the optional `averaged` tensors (in module.parameters()
+// order) and dir/name.state atomically (temp files then renames; the state file, renamed last,
+// names the step the set belongs to; files of the other format are removed afterwards).
+// Compact saves round on save: the module's parameters, `averaged` and the optimizer states are
+// replaced by exactly what was stored, so continuing and resuming from the save stay identical.
 void save_checkpoint(const std::string& dir, const std::string& name, torch::nn::Module& module,
                      std::vector<torch::optim::Optimizer*> optimizers, const StateMap& state,
-                     const std::vector<torch::Tensor>* averaged = nullptr);
+                     const std::vector<torch::Tensor>* averaged = nullptr,
+                     CheckpointFormat format = CheckpointFormat::kCompact);
+// What a compact save does to the live state, without writing anything: a run resumed from a
+// legacy (fp32) checkpoint calls it so that it continues exactly like one resumed from the
+// converted checkpoint.
+void round_to_checkpoint(torch::nn::Module& module,
+                         std::vector<torch::optim::Optimizer*> optimizers,
+                         const std::vector<torch::Tensor>* averaged);
 bool checkpoint_exists(const std::string& dir, const std::string& name);
+bool checkpoint_is_legacy(const std::string& dir, const std::string& name);
+// Loads either format (compact preferred when both are present).
 StateMap load_checkpoint(const std::string& dir, const std::string& name,
                          torch::nn::Module& module,
                          std::vector<torch::optim::Optimizer*> optimizers,
@@ -59,7 +84,8 @@ StateMap load_checkpoint(const std::string& dir, const std::string& name,
 // Exponential moving average of a module's parameters (Polyak averaging). At batch 8 the live
 // weights wander from step to step; their average validates better and more steadily, so
 // validation, the "best" checkpoint and the shipped weights use it while training continues on
-// the live weights. Saved with each checkpoint (name.ema.pt) so that resuming is exact.
+// the live weights. Saved with each checkpoint (in name.model.ckpt; name.ema.pt in legacy
+// checkpoints) so that resuming is exact.
 class WeightAverage {
  public:
   // decay <= 0 disables averaging (every call is then a no-op, swap included).
@@ -69,12 +95,14 @@ class WeightAverage {
   void update(int64_t step);
   // Exchanges the live and the averaged values (twice restores them).
   void swap();
-  // Loads dir/name.ema.pt; false (average restarted from the live weights) when the file is
-  // missing or its tensors do not match the module (e.g. after the rate range was widened).
+  // Loads the average of checkpoint dir/name; false (average restarted from the live weights)
+  // when it has none or its tensors do not match the module (e.g. after the rate range was
+  // widened).
   bool load(const std::string& dir, const std::string& name);
   const std::vector<torch::Tensor>& tensors() const { return avg_; }
 
  private:
+  std::vector<std::string> names_;
   std::vector<torch::Tensor> live_, avg_;
   double decay_;
 };
@@ -103,5 +131,7 @@ std::string now_iso8601();
 std::string device_description(torch::Device d, int threads);
 
 void set_lr(torch::optim::Adam& opt, double lr);
+// --cuda-fast: TF32 matmuls and cuDNN autotuning on a CUDA device (no-op otherwise).
+void enable_fast_cuda(bool on, torch::Device dev);
 
 }  // namespace lucid::train

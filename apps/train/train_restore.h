@@ -8,6 +8,9 @@ namespace lucid::train {
 struct RestoreTrainOptions {
   std::string config = "small";
   std::string train_list, val_list;
+  // Raw packs (pack.h) instead of the lists: JPEG pairs (drawn by data_scripts/expand_pack.py
+  // as make_pair draws them), or images (pairs made on the fly; not in LUCID_TRAIN_ONLY builds).
+  std::string train_pack, val_pack;
   std::string run_dir = "runs/restore-small";
   std::string device = "cpu";
   int threads = 1;
@@ -23,7 +26,11 @@ struct RestoreTrainOptions {
   double minutes = 0;     // 0: no time limit
   int64_t max_steps = 0;  // 0: no step limit (counts both stages)
   double checkpoint_minutes = 4;
+  int64_t checkpoint_steps = 0;  // > 0: also save "last" every N steps
+  std::string checkpoint_format = "compact";  // compact | legacy (checkpoint.h)
   double eval_minutes = 8;
+  bool eval_at_end = false;  // validate once more when the run stops
+  bool cuda_fast = false;    // TF32 matmuls and cuDNN autotuning (not bit-reproducible)
   int patience = 3;
   int log_every = 25;
   uint64_t seed = 1;
@@ -49,6 +56,11 @@ struct RestoreExportOptions {
 };
 
 int train_restore(const RestoreTrainOptions& o);
+// Rewrites checkpoint run_dir/name in the compact format (see convert_codec_checkpoint).
+int convert_restore_checkpoint(const std::string& run_dir, const std::string& name);
+// check-pack: prints a pack's summary; for a pair pack, re-makes every single-compression pair
+// with this build's libjpeg-turbo and returns 1 unless all are identical.
+int check_pair_pack(const std::string& path);
 int export_restore(const RestoreExportOptions& o);
 
 }  // namespace lucid::train

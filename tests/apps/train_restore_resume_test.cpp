@@ -1,5 +1,6 @@
 // lucid-train restore resumes exactly, across the CaVE -> restorer stage boundary too:
-// N steps in one run == a run stopped and resumed.
+// N steps in one run == a run stopped and resumed (both save every step: compact checkpoints
+// round on save). A legacy (fp32) checkpoint resumes like its converted copy.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <torch/torch.h>
@@ -18,8 +19,21 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// std::filesystem::remove_all and recursive copies are avoided: the PyPI LibTorch 2.11 exports
+// its own (older) std::filesystem, whose remove_all crashes when it binds ahead of libstdc++.
+void rm_rf(const fs::path& p) {
+  const std::string cmd = "rm -rf '" + p.string() + "'";
+  if (std::system(cmd.c_str()) != 0) ADD_FAILURE() << cmd;
+}
+void cp_r(const fs::path& from, const fs::path& to) {
+  const std::string cmd = "cp -r '" + from.string() + "' '" + to.string() + "'";
+  if (std::system(cmd.c_str()) != 0) ADD_FAILURE() << cmd;
+}
+
 int run(const std::string& args) {
-  const std::string cmd = std::string(LUCID_TRAIN) + " " + args + " > /dev/null 2>&1";
+  // LUCID_TEST_VERBOSE=1 shows the trainer's output.
+  const std::string cmd = std::string(LUCID_TRAIN) + " " + args +
+                          (std::getenv("LUCID_TEST_VERBOSE") ? "" : " > /dev/null 2>&1");
   const int rc = std::system(cmd.c_str());
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
@@ -27,7 +41,7 @@ int run(const std::string& args) {
 TEST(TrainRestoreResume, ResumedRunEqualsUninterruptedRun) {
   const fs::path dir =
       fs::temp_directory_path() / ("lucid-restore-resume-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
+  rm_rf(dir);
   fs::create_directories(dir);
   std::mt19937 rng(5);
   std::ofstream list(dir / "list.txt");
@@ -47,12 +61,21 @@ TEST(TrainRestoreResume, ResumedRunEqualsUninterruptedRun) {
                              " --val " + (dir / "list.txt").string() +
                              " --batch 2 --cave-batch 3 --crop 32 --val-crop 64 -j 1"
                              " --cave-steps 2 --eval-minutes 1000 --checkpoint-minutes 1000"
-                             " --warmup 2 --log-every 1";
-  ASSERT_EQ(run(common + " --run " + (dir / "a").string() + " --steps 5"), 0);
-  ASSERT_EQ(run(common + " --run " + (dir / "b").string() + " --steps 1"), 0);
-  ASSERT_EQ(run(common + " --run " + (dir / "b").string() + " --steps 3"), 0);
-  ASSERT_EQ(run(common + " --run " + (dir / "b").string() + " --steps 5"), 0);
-  for (const char* r : {"a", "b"})
+                             " --warmup 2 --log-every 1 --checkpoint-steps 1";
+  const auto at = [&](const char* r) { return " --run " + (dir / r).string(); };
+  ASSERT_EQ(run(common + at("a") + " --steps 5"), 0);
+  ASSERT_EQ(run(common + at("b") + " --steps 1"), 0);
+  ASSERT_EQ(run(common + at("b") + " --steps 3"), 0);
+  ASSERT_EQ(run(common + at("b") + " --steps 5"), 0);
+  // Legacy checkpoint at step 3: resumed directly (c) and converted first (d).
+  ASSERT_EQ(run(common + at("c") + " --steps 3 --checkpoint-format legacy"), 0);
+  ASSERT_TRUE(fs::exists(dir / "c" / "last.opt1.pt"));
+  cp_r(dir / "c", dir / "d");
+  ASSERT_EQ(run("convert-checkpoint --run " + (dir / "d").string()), 0);
+  EXPECT_FALSE(fs::exists(dir / "d" / "last.opt1.pt"));
+  ASSERT_EQ(run(common + at("c") + " --steps 5"), 0);
+  ASSERT_EQ(run(common + at("d") + " --steps 5"), 0);
+  for (const char* r : {"a", "b", "c", "d"})
     ASSERT_EQ(run("export-restore --run " + (dir / r).string() + " --which last --fp32 1 --out " +
                   (dir / (std::string(r) + ".lucidw")).string()),
               0);
@@ -67,19 +90,25 @@ TEST(TrainRestoreResume, ResumedRunEqualsUninterruptedRun) {
   EXPECT_NE(ledger.find("\"dataset_manifest\": "), std::string::npos) << ledger;
   EXPECT_NE(ledger.find("\"validation\": {\"columns\": \"kind,step,"), std::string::npos)
       << ledger;
-  auto a = lucid::models::load_weights((dir / "a.lucidw").string());
-  auto b = lucid::models::load_weights((dir / "b.lucidw").string());
+  auto load = [&](const std::string& r) {
+    return lucid::models::load_weights((dir / (r + ".lucidw")).string());
+  };
+  const auto a = load("a");
   EXPECT_EQ(a.get("arch"), "codiff");
   EXPECT_EQ(a.get("train.step"), "5");
-  EXPECT_EQ(b.get("train.step"), "5");
-  ASSERT_EQ(a.tensors.size(), b.tensors.size());
-  for (size_t i = 0; i < a.tensors.size(); ++i)
-    EXPECT_TRUE(torch::equal(a.tensors[i].second, b.tensors[i].second)) << a.tensors[i].first;
+  for (const auto& [x, y] : {std::pair<std::string, std::string>{"a", "b"}, {"c", "d"}}) {
+    const auto p = load(x), q = load(y);
+    EXPECT_EQ(q.get("train.step"), "5");
+    ASSERT_EQ(p.tensors.size(), q.tensors.size());
+    for (size_t i = 0; i < p.tensors.size(); ++i)
+      EXPECT_TRUE(torch::equal(p.tensors[i].second, q.tensors[i].second))
+          << x << "/" << y << " " << p.tensors[i].first;
+  }
   // A different configuration refuses to resume from this run.
   EXPECT_NE(run(" restore --config small --train " + (dir / "list.txt").string() + " --val " +
                 (dir / "list.txt").string() + " --run " + (dir / "a").string() + " --steps 6"),
             0);
-  fs::remove_all(dir);
+  rm_rf(dir);
 }
 
 }  // namespace
