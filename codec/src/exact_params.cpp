@@ -10,7 +10,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <condition_variable>
 #include <exception>
+#include <functional>
+#include <memory>
 #include <limits>
 #include <mutex>
 #include <stdexcept>
@@ -27,6 +30,9 @@
 #if defined(__x86_64__) || defined(__SSE2__)
 #include <xmmintrin.h>
 #define LUCID_EXACT_MXCSR 1
+#endif
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
 #endif
 
 #if defined(__GNUC__)
@@ -94,32 +100,33 @@ double log1p_unit(double v) {
 // erf on [0, 4) in eight pieces of width 1/2, each a degree-9 polynomial (coefficients computed
 // with mpmath at 50 digits; relative error < 2e-12): on [0, 1/2) the Taylor series of
 // erf(a) / a in a^2, on [i/2, i/2 + 1/2) a Chebyshev fit in a - (i/2 + 1/4). One table lookup
-// and a Horner chain per value, no branches on the data.
-constexpr double kErf[8][10] = {
+// and a short chain of multiply-adds per value, no branches on the data. (Rows are padded to 12
+// for the AVX2 code's whole-vector loads.)
+constexpr double kErf[8][12] = {
     {1.1283791670955126, -3.7612638903183752e-1, 1.1283791670955126e-1, -2.6866170645131252e-2,
      5.2239776254421878e-3, -8.5483270234508528e-4, 1.2055332981789664e-4, -1.4925650358406251e-5,
-     1.6462114365889247e-6, -1.6365844691234924e-7},
+     1.6462114365889247e-6, -1.6365844691234924e-7, 0, 0},
     {7.1115563365382842e-1, 6.4293106920145805e-1, -4.8219830214808579e-1, 2.6788792547770245e-2,
      1.5068700175918857e-1, -5.3242549543543792e-2, -2.6873976893411317e-2, 1.8428651271099062e-2,
-     2.329175222992639e-3, -3.862443306707436e-3},
+     2.329175222992639e-3, -3.862443306707436e-3, 0, 0},
     {9.2290012825791927e-1, 2.365211224440762e-1, -2.9565140422849442e-1, 1.6753579609682085e-1,
      -6.1592544449337987e-3, -4.7181128869862987e-2, 2.1294554763726321e-2, 3.629375054559407e-3,
-     -5.5745457096802964e-3, 8.2300819506239346e-4},
+     -5.5745457096802964e-3, 8.2300819506239346e-4, 0, 0},
     {9.8667167121837958e-1, 5.2774995930061784e-2, -9.2356242234774843e-2, 9.01572847419421e-2,
      -4.8102292268171923e-2, 6.6243590210714909e-3, 8.9667482114391228e-3, -6.0586653809221424e-3,
-     6.6197156650330009e-4, 8.9291398480898897e-4},
+     6.6197156650330009e-4, 8.9291398480898897e-4, 0, 0},
     {9.9853728341329035e-1, 7.1423190226825531e-3, -1.6070217776965786e-2, 2.1724553479272684e-2,
      -1.9083386483039533e-2, 1.065769822830581e-2, -2.904232821036771e-3, -6.7115340964691227e-4,
-     9.9734120867798261e-4, -3.5821219129505776e-4},
+     9.9734120867798261e-4, -3.5821219129505776e-4, 0, 0},
     {9.9989937807798243e-1, 5.8627724693656374e-4, -1.6122625111725031e-3, 2.7603887554448246e-3,
      -3.2581032041522027e-3, 2.7558038914396657e-3, -1.6577959869954207e-3, 6.4620688893759175e-4,
-     -8.0436809088429524e-5, -7.3895089983010195e-5},
+     -8.0436809088429524e-5, -7.3895089983010195e-5, 0, 0},
     {9.999956972205326e-1, 2.9189025353215903e-5, -9.4864329494607393e-5, 1.9580972165228962e-4,
      -2.8656972575641309e-4, 3.1379635774850413e-4, -2.6351084184199656e-4, 1.7002304251108898e-4,
-     -8.1980828700471156e-5, 2.5411221149531049e-5},
+     -8.1980828700471156e-5, 2.5411221149531049e-5, 0, 0},
     {9.9999988627273855e-1, 8.8143219906330659e-7, -3.3053668168532318e-6, 7.9696135548517464e-6,
      -1.3841738949168746e-5, 1.8371199868352283e-5, -1.9250375321596157e-5, 1.6267067085974531e-5,
-     -1.1536387772211639e-5, 6.2410273361776933e-6},
+     -1.1536387772211639e-5, 6.2410273361776933e-6, 0, 0},
 };
 
 LUCID_ALWAYS_INLINE double erf_abs(double a) {  // 0 <= a <= 4
@@ -165,34 +172,106 @@ class IeeeScope {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Threads over independent positions: [0, n) in `threads` contiguous parts (the split never
-// changes a result: each element is computed by the same code wherever it falls).
+}  // namespace
 
-template <class F>
-void parallel_for(int n, int threads, int min_per_thread, const F& fn) {
-  const int t = std::max(1, std::min(threads, n / std::max(1, min_per_thread)));
-  if (t <= 1) {
-    IeeeScope ieee;
-    if (n > 0) fn(0, n);
-    return;
+// Threads over independent positions: a job's parts are taken in turn by the calling thread
+// and the pool's workers (parked on a condition variable between jobs: no spinning, nothing
+// created per job). Which thread computes a part never changes a result: every element is
+// computed by the same code wherever it falls. The caller waits for the parts, not for the
+// workers: one that wakes late (a busy machine) finds nothing left and goes back to sleep.
+class Pool {
+ public:
+  explicit Pool(int threads) {
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { work(); });
   }
-  std::exception_ptr error;
-  std::mutex error_mutex;
-  auto run = [&](int i) {
-    IeeeScope ieee;
-    try {
-      fn(static_cast<int>(int64_t{n} * i / t), static_cast<int>(int64_t{n} * (i + 1) / t));
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mutex);
-      if (!error) error = std::current_exception();
+  ~Pool() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
     }
+    wake_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+  int threads() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // Runs fn(i) for i in [0, parts); rethrows the first exception.
+  void run(int parts, const std::function<void(int)>& fn) {
+    IeeeScope ieee;
+    if (workers_.empty() || parts <= 1) {
+      for (int i = 0; i < parts; ++i) fn(i);
+      return;
+    }
+    auto job = std::make_shared<Job>();
+    job->fn = &fn;
+    job->parts = parts;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      job_ = job;
+      ++generation_;
+    }
+    wake_.notify_all();
+    take_parts(*job);
+    std::unique_lock<std::mutex> lock(job->mutex);
+    job->finished.wait(lock, [&] { return job->done == job->parts; });
+    if (job->error) std::rethrow_exception(job->error);
+  }
+
+ private:
+  struct Job {
+    const std::function<void(int)>* fn = nullptr;
+    int parts = 0;
+    std::atomic<int> next{0};
+    int done = 0;  // guarded by mutex
+    std::exception_ptr error;
+    std::mutex mutex;
+    std::condition_variable finished;
   };
-  std::vector<std::thread> pool;
-  pool.reserve(t - 1);
-  for (int i = 1; i < t; ++i) pool.emplace_back(run, i);
-  run(0);
-  for (auto& th : pool) th.join();
-  if (error) std::rethrow_exception(error);
+
+  static void take_parts(Job& job) {
+    for (int i; (i = job.next++) < job.parts;) {
+      std::exception_ptr error;
+      try {
+        (*job.fn)(i);
+      } catch (...) {
+        error = std::current_exception();
+      }
+      std::lock_guard<std::mutex> lock(job.mutex);
+      if (error && !job.error) job.error = error;
+      if (++job.done == job.parts) job.finished.notify_all();
+    }
+  }
+
+  void work() {
+    IeeeScope ieee;
+    uint64_t seen = 0;
+    for (;;) {
+      std::shared_ptr<Job> job;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+        if (stop_) return;
+        seen = generation_;
+        job = job_;
+      }
+      take_parts(*job);
+    }
+  }
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::shared_ptr<Job> job_;
+  uint64_t generation_ = 0;
+  bool stop_ = false;
+};
+
+namespace {
+
+// fn(lo, hi) over [0, n) in parts of `grain` positions (the last one shorter).
+template <class F>
+void parallel_for(int n, Pool& pool, int grain, const F& fn) {
+  const int parts = (n + grain - 1) / grain;
+  pool.run(parts, [&](int i) { fn(i * grain, std::min(n, (i + 1) * grain)); });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -309,6 +388,11 @@ void matmul_scalar(const float* const* xs, int R, int T, int K, const float* w, 
                   std::min(16, O - o0));
 }
 
+// GELU over an array, one value at a time.
+void gelu_scalar(float* x, size_t n) {
+  for (size_t i = 0; i < n; ++i) x[i] = gelu_inline(x[i]);
+}
+
 #ifdef LUCID_EXACT_AVX2
 // 16 ymm registers: 6 rows x 2 vectors of accumulators, 2 weight vectors, 1 broadcast.
 __attribute__((target("avx2"))) void matmul_avx2(const float* const* xs, int R, int T, int K,
@@ -316,47 +400,122 @@ __attribute__((target("avx2"))) void matmul_avx2(const float* const* xs, int R, 
                                                  int ldy) {
   matmul_impl<Vec8, 6>(xs, R, T, K, w, b, O, y, ldy);
 }
+
+// gelu_inline four values at a time: every lane goes through exactly the operations of
+// gelu_inline, erf_inline and erf_abs in the same order (each lane's coefficients are loaded
+// from its row, the two forms of t and of the result are both computed and one chosen),
+// so the bits are the scalar function's (a test compares them).
+__attribute__((target("avx2"))) void gelu_avx2(float* x, size_t n) {
+  const __m256d sign = _mm256_set1_pd(-0.0), four = _mm256_set1_pd(4.0);
+  const __m256d two = _mm256_set1_pd(2.0), half_d = _mm256_set1_pd(0.5);
+  const __m256d quarter = _mm256_set1_pd(0.25);
+  const __m128i seven = _mm_set1_epi32(7);
+  const __m128 half = _mm_set1_ps(0.5f), one = _mm_set1_ps(1.0f);
+  const __m128 inv_sqrt2 = _mm_set1_ps(static_cast<float>(0.7071067811865476));
+  const double* table = &kErf[0][0];
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const __m128 xf = _mm_loadu_ps(x + i);
+    const __m128 h = _mm_mul_ps(xf, half);
+    const __m128 u = _mm_mul_ps(xf, inv_sqrt2);
+    const __m256d ud = _mm256_cvtps_pd(u);
+    // a = min(|u|, 4) (a NaN u is put back at the end); piece i = min(int(2a), 7)
+    const __m256d a = _mm256_min_pd(_mm256_andnot_pd(sign, ud), four);
+    const __m128i piece = _mm_min_epi32(_mm256_cvttpd_epi32(_mm256_mul_pd(a, two)), seven);
+    const __m256d first =
+        _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm_cmpeq_epi32(piece, _mm_setzero_si128())));
+    const __m256d centre =
+        _mm256_add_pd(_mm256_mul_pd(half_d, _mm256_cvtepi32_pd(piece)), quarter);
+    const __m256d t =
+        _mm256_blendv_pd(_mm256_sub_pd(a, centre), _mm256_mul_pd(a, a), first);
+    // Each lane's row of coefficients, transposed into one vector per coefficient.
+    const double* rows[4] = {table + 12 * _mm_extract_epi32(piece, 0),
+                             table + 12 * _mm_extract_epi32(piece, 1),
+                             table + 12 * _mm_extract_epi32(piece, 2),
+                             table + 12 * _mm_extract_epi32(piece, 3)};
+    __m256d c[12];
+    for (int q = 0; q < 12; q += 4) {
+      const __m256d r0 = _mm256_loadu_pd(rows[0] + q), r1 = _mm256_loadu_pd(rows[1] + q);
+      const __m256d r2 = _mm256_loadu_pd(rows[2] + q), r3 = _mm256_loadu_pd(rows[3] + q);
+      const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+      const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+      c[q] = _mm256_permute2f128_pd(t0, t2, 0x20);
+      c[q + 1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+      c[q + 2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+      c[q + 3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+    }
+    const __m256d t2 = _mm256_mul_pd(t, t), t4 = _mm256_mul_pd(t2, t2);
+    const __m256d t8 = _mm256_mul_pd(t4, t4);
+    const __m256d p01 = _mm256_add_pd(c[0], _mm256_mul_pd(c[1], t));
+    const __m256d p23 = _mm256_add_pd(c[2], _mm256_mul_pd(c[3], t));
+    const __m256d p45 = _mm256_add_pd(c[4], _mm256_mul_pd(c[5], t));
+    const __m256d p67 = _mm256_add_pd(c[6], _mm256_mul_pd(c[7], t));
+    const __m256d p89 = _mm256_add_pd(c[8], _mm256_mul_pd(c[9], t));
+    const __m256d lo = _mm256_add_pd(p01, _mm256_mul_pd(p23, t2));
+    const __m256d mid = _mm256_mul_pd(_mm256_add_pd(p45, _mm256_mul_pd(p67, t2)), t4);
+    const __m256d p = _mm256_add_pd(_mm256_add_pd(lo, mid), _mm256_mul_pd(p89, t8));
+    __m256d r = _mm256_blendv_pd(p, _mm256_mul_pd(a, p), first);
+    r = _mm256_or_pd(_mm256_andnot_pd(sign, r), _mm256_and_pd(sign, ud));  // copysign(r, u)
+    __m128 e = _mm256_cvtpd_ps(r);
+    e = _mm_blendv_ps(e, u, _mm_cmpunord_ps(u, u));  // erf(NaN) is that NaN
+    _mm_storeu_ps(x + i, _mm_mul_ps(h, _mm_add_ps(one, e)));
+  }
+  gelu_scalar(x + i, n - i);
+}
 #endif
 
-MatmulFn kernel_fn(Kernel k) {
+using GeluFn = void (*)(float*, size_t);
+struct Kernels {
+  MatmulFn matmul;
+  GeluFn gelu;
+};
+const Kernels kScalarKernels = {matmul_scalar, gelu_scalar};
+const Kernels kSseKernels = {matmul_sse, gelu_scalar};
+#ifdef LUCID_EXACT_AVX2
+const Kernels kAvx2Kernels = {matmul_avx2, gelu_avx2};
+#endif
+
+const Kernels* kernels_for(Kernel k) {
   switch (k) {
-    case Kernel::kScalar: return matmul_scalar;
-    case Kernel::kSse: return matmul_sse;
+    case Kernel::kScalar: return &kScalarKernels;
+    case Kernel::kSse: return &kSseKernels;
     case Kernel::kAvx2:
 #ifdef LUCID_EXACT_AVX2
-      if (__builtin_cpu_supports("avx2")) return matmul_avx2;
+      if (__builtin_cpu_supports("avx2")) return &kAvx2Kernels;
 #endif
       return nullptr;
     default: break;
   }
 #ifdef LUCID_EXACT_AVX2
-  if (__builtin_cpu_supports("avx2")) return matmul_avx2;
+  if (__builtin_cpu_supports("avx2")) return &kAvx2Kernels;
 #endif
-  return matmul_sse;
+  return &kSseKernels;
 }
 
 // Kernel::kAuto, or LUCID_EXACT_KERNEL=scalar|sse|avx2 in the environment at first use.
-std::atomic<MatmulFn> g_matmul{nullptr};
+std::atomic<const Kernels*> g_kernels{nullptr};
 
-MatmulFn current_matmul() {
-  MatmulFn f = g_matmul.load(std::memory_order_acquire);
-  if (f) return f;
+const Kernels& kernels() {
+  const Kernels* f = g_kernels.load(std::memory_order_acquire);
+  if (f) return *f;
   Kernel k = Kernel::kAuto;
   if (const char* e = std::getenv("LUCID_EXACT_KERNEL")) {
     const std::string v = e;
     k = v == "scalar" ? Kernel::kScalar : v == "sse" ? Kernel::kSse
         : v == "avx2" ? Kernel::kAvx2 : Kernel::kAuto;
   }
-  f = kernel_fn(k);
-  if (!f) f = kernel_fn(Kernel::kAuto);
-  g_matmul.store(f, std::memory_order_release);
-  return f;
+  f = kernels_for(k);
+  if (!f) f = kernels_for(Kernel::kAuto);
+  g_kernels.store(f, std::memory_order_release);
+  return *f;
 }
 
 void matmul(const float* const* xs, int R, int T, int K, const float* w, const float* b, int O,
             float* y, int ldy) {
-  current_matmul()(xs, R, T, K, w, b, O, y, ldy);
+  kernels().matmul(xs, R, T, K, w, b, O, y, ldy);
 }
+
+void gelu(float* x, size_t n) { kernels().gelu(x, n); }
 
 // y [n][l.out] = x [n][l.in] W + b.
 void linear(const Linear& l, const float* x, int n, float* y, std::vector<const float*>& rows) {
@@ -390,19 +549,18 @@ constexpr int kBlock = 48;  // positions per step of a worker (a multiple of bot
 // pixel-shuffled (torch's pixel_shuffle(2): channel c * 4 + i * 2 + j at (y, x) goes to channel
 // c at (2y + i, 2x + j)), giving a 2H x 2W map of c.out / 4 channels.
 std::vector<float> conv_map(const Conv3x3& c, const std::vector<float>& in, int H, int W,
-                            bool gelu, bool shuffle, int threads) {
+                            bool with_gelu, bool shuffle, Pool& pool) {
   const int P = H * W;
   std::vector<float> out(static_cast<size_t>(P) * c.out);
   const std::vector<float> zeros(c.in, 0.0f);
-  parallel_for(P, threads, kBlock, [&](int lo, int hi) {
+  parallel_for(P, pool, kBlock, [&](int lo, int hi) {
     std::vector<const float*> rows;
     std::vector<float> tmp(static_cast<size_t>(kBlock) * c.out);
     for (int p0 = lo; p0 < hi; p0 += kBlock) {
       const int p1 = std::min(hi, p0 + kBlock), n = p1 - p0;
       float* y = shuffle ? tmp.data() : out.data() + static_cast<size_t>(p0) * c.out;
       conv_rows(c, in.data(), H, W, p0, p1, y, zeros.data(), rows);
-      if (gelu)
-        for (size_t i = 0; i < static_cast<size_t>(n) * c.out; ++i) y[i] = gelu_inline(y[i]);
+      if (with_gelu) gelu(y, static_cast<size_t>(n) * c.out);
       if (shuffle) {
         const int C = c.out / 4;
         for (int r = 0; r < n; ++r) {
@@ -455,11 +613,13 @@ void check_ln(const LayerNorm& ln, int dim, const char* what) {
 // ---------------------------------------------------------------------------------------------
 
 bool use_kernel(Kernel k) {
-  const MatmulFn f = kernel_fn(k);
+  const Kernels* f = kernels_for(k);
   if (!f) return false;
-  g_matmul.store(f, std::memory_order_release);
+  g_kernels.store(f, std::memory_order_release);
   return true;
 }
+
+void gelu_inplace(float* x, size_t n) { gelu(x, n); }
 
 float exp_f(float x) { return static_cast<float>(exp_d(x)); }
 
@@ -622,9 +782,11 @@ Model model_from_parameters(const std::map<std::string, Param>& params,
 }
 
 Session::Session(const Model& m, const int32_t* z_sym, int zh, int zw, int threads)
-    : m_(m), H_(4 * zh), W_(4 * zw), P_(16 * zh * zw), threads_(std::max(1, threads)) {
+    : m_(m), H_(4 * zh), W_(4 * zw), P_(16 * zh * zw) {
   if (zh < 1 || zw < 1) throw std::invalid_argument("exact path: empty hyper-latent");
   IeeeScope ieee;
+  // More threads than parts of work would only sleep.
+  pool_ = std::make_unique<Pool>(std::max(1, std::min(threads, (P_ + kBlock - 1) / kBlock)));
   const int Nz = static_cast<int>(m.z_median.size()), pz = zh * zw;
   // z_hat = symbols + medians, channel-last.
   std::vector<float> z(static_cast<size_t>(pz) * Nz);
@@ -632,10 +794,10 @@ Session::Session(const Model& m, const int32_t* z_sym, int zh, int zw, int threa
     for (int p = 0; p < pz; ++p)
       z[static_cast<size_t>(p) * Nz + c] =
           static_cast<float>(z_sym[static_cast<size_t>(c) * pz + p]) + m.z_median[c];
-  std::vector<float> a = conv_map(m.hs_in, z, zh, zw, true, false, threads_);
-  a = conv_map(m.hs_up1, a, zh, zw, true, true, threads_);
-  a = conv_map(m.hs_up2, a, 2 * zh, 2 * zw, true, true, threads_);
-  hyper_ = conv_map(m.hs_out, a, H_, W_, false, false, threads_);
+  std::vector<float> a = conv_map(m.hs_in, z, zh, zw, true, false, *pool_);
+  a = conv_map(m.hs_up1, a, zh, zw, true, true, *pool_);
+  a = conv_map(m.hs_up2, a, 2 * zh, 2 * zw, true, true, *pool_);
+  hyper_ = conv_map(m.hs_out, a, H_, W_, false, false, *pool_);
 
   const size_t P = P_, S = m.slice_channels, d = m.dim;
   prev_.assign(P * S, 0.0f);
@@ -645,17 +807,19 @@ Session::Session(const Model& m, const int32_t* z_sym, int zh, int zw, int threa
   values_.assign(keys_.size(), 0.0f);
 }
 
+Session::~Session() = default;
+
 void Session::predict(float* mean, float* scale, float* raw_mean) {
   if (predicted_ || next_ >= m_.slices)
     throw std::logic_error("exact path: predict() out of turn");
-  parallel_for(P_, threads_, kBlock,
+  parallel_for(P_, *pool_, kBlock,
                [&](int lo, int hi) { predict_range(lo, hi, mean, scale, raw_mean); });
   predicted_ = true;
 }
 
 void Session::commit(const int32_t* sym, float* refined, int32_t* codes) {
   if (!predicted_) throw std::logic_error("exact path: commit() before predict()");
-  parallel_for(P_, threads_, kBlock,
+  parallel_for(P_, *pool_, kBlock,
                [&](int lo, int hi) { commit_range(lo, hi, sym, refined, codes); });
   predicted_ = false;
   ++next_;
@@ -737,7 +901,7 @@ void Session::predict_range(int lo, int hi, float* mean_out, float* scale_out, f
       for (int i = 0; i < n * d; ++i) h[i] = h[i] + g[i];
       for (int r = 0; r < n; ++r) layer_norm(L.ln2, &h[r * d], &a[r * d]);
       linear(L.fc1, a.data(), n, f.data(), rows);
-      for (int i = 0; i < n * L.fc1.out; ++i) f[i] = gelu_inline(f[i]);
+      gelu(f.data(), static_cast<size_t>(n) * L.fc1.out);
       linear(L.fc2, f.data(), n, g.data(), rows);
       for (int i = 0; i < n * d; ++i) h[i] = h[i] + g[i];
     }
@@ -779,7 +943,7 @@ void Session::commit_range(int lo, int hi, const int32_t* sym, float* refined,
       }
     }
     linear(m.lrp1, in.data(), n, f.data(), rows);
-    for (int i = 0; i < n * hidden; ++i) f[i] = gelu_inline(f[i]);
+    gelu(f.data(), static_cast<size_t>(n) * hidden);
     linear(m.lrp2, f.data(), n, r2.data(), rows);
     for (int r = 0; r < n; ++r) {
       const size_t p = p0 + r;

@@ -24,8 +24,10 @@
 // Plain C++17: no LibTorch here. ImageCodec copies the FatCodec weights in once (image_codec.cpp).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -95,11 +97,16 @@ Model model_from_parameters(const std::map<std::string, Param>& params,
 
 // The entropy parameters of one image, slice after slice; encoder and decoder run the same
 // calls. Not thread safe itself; `threads` workers split the positions of each step.
+class Pool;
+
 class Session {
  public:
   // z_sym: the hyper-latent symbols, channel-major [Nz][zh][zw] (as coded); the latent map is
   // (4 zh) x (4 zw). Runs the hyper synthesis.
   Session(const Model& m, const int32_t* z_sym, int zh, int zw, int threads);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
   int height() const { return H_; }
   int width() const { return W_; }
   int positions() const { return P_; }
@@ -116,7 +123,8 @@ class Session {
   void commit_range(int p0, int p1, const int32_t* sym, float* refined, int32_t* codes);
 
   const Model& m_;
-  int H_ = 0, W_ = 0, P_ = 0, threads_ = 1;
+  int H_ = 0, W_ = 0, P_ = 0;
+  std::unique_ptr<Pool> pool_;  // threads - 1 workers, for the session's lifetime
   int next_ = 0;              // next slice to predict
   bool predicted_ = false;    // predict() ran for slice next_, commit() not yet
   std::vector<float> hyper_;  // [P][hyper_ch]
@@ -133,6 +141,8 @@ class Session {
 // (and changes nothing) when this build or CPU lacks the kernel. Not for use while a Session runs.
 enum class Kernel { kAuto, kScalar, kSse, kAvx2 };
 bool use_kernel(Kernel k);
+// gelu_f over an array with the current kernel's code (AVX2 has its own; for tests).
+void gelu_inplace(float* x, size_t n);
 
 // round(v * kGrid) as an integer (the latent checksum's input); NaN and values out of the
 // int32 range give INT32_MIN, as x86's conversion does, but defined everywhere.

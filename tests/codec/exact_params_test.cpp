@@ -9,6 +9,8 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -87,6 +89,20 @@ TEST(ExactMath, FunctionsAreWithinOneUlp) {
     const float got = exact::gelu_f(x);
     ASSERT_LE(std::fabs(got - ref), 1e-6f * std::fabs(ref) + 6e-8f * std::fabs(x)) << x;
   }
+  // Every kernel's GELU over arrays (AVX2 has its own code) is gelu_f, bit for bit.
+  std::vector<float> xs = samples(-12, 12, 200000);
+  xs.insert(xs.end(), {NAN, -NAN, INFINITY, -INFINITY, 1e-45f, -1e-45f, 0.0f, -0.0f, 5.65685f});
+  for (exact::Kernel k : {exact::Kernel::kScalar, exact::Kernel::kSse, exact::Kernel::kAvx2}) {
+    if (!exact::use_kernel(k)) continue;
+    std::vector<float> v = xs;
+    exact::gelu_inplace(v.data(), v.size());
+    for (size_t i = 0; i < v.size(); ++i) {
+      const float ref = exact::gelu_f(xs[i]);
+      ASSERT_TRUE(std::memcmp(&v[i], &ref, 4) == 0 || (v[i] != v[i] && ref != ref))
+          << "kernel " << static_cast<int>(k) << " x " << xs[i];
+    }
+  }
+  exact::use_kernel(exact::Kernel::kAuto);
   EXPECT_TRUE(std::isnan(exact::erf_f(NAN)) && std::isnan(exact::tanh_f(NAN)) &&
               std::isnan(exact::exp_f(NAN)) && std::isnan(exact::softplus_f(NAN)));
   EXPECT_EQ(exact::erf_f(INFINITY), 1.0f);
@@ -342,6 +358,70 @@ TEST(ExactStreams, BothVersionsDecode) {
     }
     exact::use_kernel(exact::Kernel::kAuto);
   }
+}
+
+// Speed of the two paths on one image's latents (not run by default):
+//   exact_params_test --gtest_also_run_disabled_tests --gtest_filter='*Speed*'
+// LUCID_BENCH_IMAGE=file.png picks the image (default: a 768x512 synthetic one). Prints the
+// best of 3 runs: the LibTorch path on one thread (as format version 1 ran it), the exact path
+// on 1 and 2 threads.
+TEST(ExactBench, DISABLED_Speed) {
+  if (!have_shipped()) GTEST_SKIP() << "no shipped model";
+  torch::NoGradGuard ng;
+  torch::set_num_threads(1);
+  Loaded l = load(lucid::test::default_model());
+  torch::Tensor x;
+#ifdef LUCID_TEST_HAVE_IMAGE_IO
+  if (const char* f = std::getenv("LUCID_BENCH_IMAGE")) {
+    const lucid::app::Image img = lucid::app::read_image(f);
+    x = to_tensor(img.rgb, img.width, img.height);
+    x = x.slice(2, 0, x.size(2) / 64 * 64).slice(3, 0, x.size(3) / 64 * 64);
+  }
+#endif
+  if (!x.defined()) x = to_tensor(lucid::test::synthetic_image(768, 512, 3), 768, 512);
+  const torch::Tensor y = (l.model->analysis(x) * l.model->gain(torch::full({1}, 0.5))).contiguous();
+  const torch::Tensor med = l.model->prior()->medians().view({1, -1, 1, 1});
+  const torch::Tensor z_sym = torch::round(l.model->hyper_analysis(y) - med).contiguous();
+  std::vector<int32_t> zi(z_sym.numel());
+  for (size_t i = 0; i < zi.size(); ++i) zi[i] = static_cast<int32_t>(z_sym.data_ptr<float>()[i]);
+  const int S = l.cfg.slice_channels();
+  const int64_t H = y.size(2), W = y.size(3);
+  const size_t n = static_cast<size_t>(S) * H * W;
+  auto seconds = [](auto&& fn) {
+    double best = 1e30;
+    for (int r = 0; r < 3; ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      fn();
+      best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    return best;
+  };
+  const double t_torch = seconds([&] {
+    auto state = l.model->tca()->begin(l.model->hyper_synthesis(z_sym + med));
+    for (int k = 0; k < l.cfg.slices; ++k) {
+      auto [mean, scale] = l.model->tca()->predict(state);
+      const torch::Tensor m = torch::round(mean * 64.0) / 64.0;
+      const torch::Tensor sym = torch::round(y.slice(1, k * S, (k + 1) * S) - m);
+      l.model->tca()->commit(state, sym + m, 64);
+    }
+  });
+  double t_exact[2];
+  for (int threads : {1, 2})
+    t_exact[threads - 1] = seconds([&] {
+      exact::Session st(l.exact, zi.data(), z_sym.size(2), z_sym.size(3), threads);
+      std::vector<float> mean(n), scale(n), refined(n);
+      std::vector<int32_t> sym(n);
+      for (int k = 0; k < l.cfg.slices; ++k) {
+        st.predict(mean.data(), scale.data());
+        const float* yk = y.data_ptr<float>() + k * n;
+        for (size_t i = 0; i < n; ++i) sym[i] = static_cast<int32_t>(std::nearbyint(yk[i] - mean[i]));
+        st.commit(sym.data(), refined.data());
+      }
+    });
+  std::printf("%lldx%lld latents: LibTorch path (1 thread) %.1f ms; exact path %.1f ms (1 thread), "
+              "%.1f ms (2 threads)\n",
+              static_cast<long long>(H), static_cast<long long>(W), t_torch * 1e3,
+              t_exact[0] * 1e3, t_exact[1] * 1e3);
 }
 
 }  // namespace
