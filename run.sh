@@ -9,7 +9,16 @@ mode="${1:-sample}"
 jobs="$(nproc 2>/dev/null || echo 2)"
 
 bash ./install_deps.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+# ccache (installed by install_deps.sh) makes a fresh clone's build on this machine mostly cache
+# hits: paths are taken relative to the clone, and the LibTorch precompiled header is allowed.
+launcher=()
+if command -v ccache >/dev/null; then
+  export CCACHE_BASEDIR="$here"
+  export CCACHE_SLOPPINESS="pch_defines,time_macros,include_file_mtime,include_file_ctime"
+  export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-5G}"
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+fi
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" >/dev/null
 
 case "$mode" in
   sample)

@@ -1,5 +1,6 @@
 // lucid: learned image compression and JPEG restoration from the command line.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <sstream>
@@ -82,7 +83,10 @@ void Args::parse_common(CommonFlags* c) {
   value({"-o", "--output"}, &c->output);
   value({"--model"}, &c->model);
   if (value({"--device"}, &v)) {
-    if (v != "cpu" && v != "cuda") throw CliError(kExitUsage, "--device: expected cpu or cuda");
+    const bool cuda_n = v.rfind("cuda:", 0) == 0 && v.size() > 5 && v.size() <= 8 &&
+                        v.find_first_not_of("0123456789", 5) == std::string::npos;
+    if (v != "cpu" && v != "cuda" && !cuda_n)
+      throw CliError(kExitUsage, "--device: expected cpu, cuda or cuda:N");
     c->device = v;
   }
   if (value({"-j", "--threads"}, &v)) c->threads = parse_int("--threads", v, 1, 256);
@@ -124,8 +128,15 @@ double parse_double(const std::string& flag, const std::string& v, double lo, do
 }
 
 Context::Context(const std::string& weights, lucid_model_kind kind, const CommonFlags& f) {
-  const lucid_status s =
-      lucid_context_create(weights.empty() ? nullptr : weights.c_str(), kind, &ctx_);
+  lucid_context_params p;
+  lucid_context_params_init(&p);
+  p.kind = kind;
+  p.weights_path = weights.empty() ? nullptr : weights.c_str();
+  if (f.device != "cpu") {
+    p.device = LUCID_DEVICE_CUDA;
+    p.device_index = f.device == "cuda" ? 0 : std::atoi(f.device.c_str() + 5);
+  }
+  const lucid_status s = lucid_context_create_ex(&p, &ctx_);
   if (s != LUCID_OK)
     throw CliError(exit_code_for(s), std::string("model: ") + lucid_last_error(nullptr));
   check(lucid_context_set_option(ctx_, LUCID_OPT_THREADS, f.threads), "--threads");
@@ -166,9 +177,14 @@ std::string with_thousands(uint64_t n) {
 }
 
 void check_device(const CommonFlags& f) {
-  if (f.device == "cuda" && !std::strstr(lucid_build_info(), "cuda"))
-    throw CliError(kExitDevice, "--device cuda: no CUDA device (this LibTorch build is CPU-only "
-                                "or no GPU is present)");
+  if (f.device == "cpu") return;
+  const int n = lucid_cuda_device_count();
+  const int want = f.device == "cuda" ? 0 : std::atoi(f.device.c_str() + 5);
+  if (want >= n)
+    throw CliError(kExitDevice, "--device " + f.device + ": " +
+                                    (n == 0 ? std::string("no CUDA device is available")
+                                            : "only " + std::to_string(n) + " CUDA device(s)") +
+                                    " (" + lucid_build_info() + ")");
 }
 
 }  // namespace lucid::cli
@@ -203,7 +219,8 @@ const char* kHelp =
     "                        and shrinking its change above quality 75\n"
     "  --compare ORIGINAL    decode: also report PSNR-RGB and MS-SSIM against ORIGINAL\n"
     "  -j, --threads N       CPU threads [2]\n"
-    "  --device cpu|cuda     [cpu]\n"
+    "  --device cpu|cuda[:N] where the networks run; the codec's entropy parameters always\n"
+    "                        run on the CPU, so streams decode alike on any device [cpu]\n"
     "  --model FILE          weight file [the default model for the command]\n"
     "  -y, --overwrite       replace an existing output (never done otherwise)\n"
     "  --json                machine-readable result on stdout\n"

@@ -1,6 +1,7 @@
 // The C API: a thin exception-free shell over ImageCodec and the JPEG restorer.
 #include <torch/torch.h>
 
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -10,6 +11,7 @@
 #include "image_codec.h"
 #include "lucid/entropy/container.h"
 #include "lucid/lucid.h"
+#include "lucid/models/device.h"
 #include "restorer_api.h"
 
 struct lucid_context {
@@ -65,10 +67,36 @@ extern "C" {
 const char* lucid_version(void) { return LUCID_VERSION_STRING; }
 
 const char* lucid_build_info(void) {
-  static const std::string info = std::string("lucid ") + LUCID_VERSION_STRING + "; LibTorch " +
-                                  TORCH_VERSION + "; devices: cpu" +
-                                  (torch::cuda::is_available() ? ", cuda" : "");
+  static const std::string info = [] {
+    std::string s = std::string("lucid ") + LUCID_VERSION_STRING + "; LibTorch " + TORCH_VERSION;
+#ifdef LUCID_TORCH_CUDA_VERSION
+    s += std::string("; CUDA support: yes (built with CUDA ") + LUCID_TORCH_CUDA_VERSION + ")";
+#else
+    s += "; CUDA support: no (CPU-only LibTorch)";
+#endif
+    const int n = lucid::models::cuda_device_count();
+    s += "; devices: cpu";
+    if (n > 0) s += ", cuda (" + std::to_string(n) + " GPU" + (n > 1 ? "s" : "") + ")";
+    else s += " (no CUDA device present)";
+    return s;
+  }();
   return info.c_str();
+}
+
+int lucid_cuda_device_count(void) {
+  try {
+    return lucid::models::cuda_device_count();
+  } catch (...) {
+    return 0;
+  }
+}
+
+void lucid_context_params_init(lucid_context_params* p) {
+  if (!p) return;
+  std::memset(p, 0, sizeof *p);
+  p->struct_size = sizeof *p;
+  p->kind = LUCID_MODEL_CODEC;
+  p->device = LUCID_DEVICE_CPU;
 }
 
 const char* lucid_status_str(lucid_status s) {
@@ -94,12 +122,43 @@ const char* lucid_status_str(lucid_status s) {
 
 lucid_status lucid_context_create(const char* weights_path, lucid_model_kind kind,
                                   lucid_context** out) {
+  lucid_context_params p;
+  lucid_context_params_init(&p);
+  p.weights_path = weights_path;
+  p.kind = kind;
+  return lucid_context_create_ex(&p, out);
+}
+
+lucid_status lucid_context_create_ex(const lucid_context_params* params, lucid_context** out) {
   g_create_error.clear();
-  if (!out || (kind != LUCID_MODEL_CODEC && kind != LUCID_MODEL_RESTORE)) {
+  // Callers built against an older, shorter struct get the defaults for the fields they lack.
+  lucid_context_params p;
+  lucid_context_params_init(&p);
+  if (params) {
+    if (params->struct_size < offsetof(lucid_context_params, device) ||
+        params->struct_size > sizeof p) {
+      g_create_error = "lucid_context_params.struct_size is not a size this library knows "
+                       "(call lucid_context_params_init)";
+      return LUCID_ERROR_INVALID_ARGUMENT;
+    }
+    std::memcpy(&p, params, params->struct_size);
+  }
+  const char* weights_path = p.weights_path;
+  const lucid_model_kind kind = p.kind;
+  if (!params || !out || (kind != LUCID_MODEL_CODEC && kind != LUCID_MODEL_RESTORE)) {
     g_create_error = "invalid argument";
     return LUCID_ERROR_INVALID_ARGUMENT;
   }
   *out = nullptr;
+  std::string device;
+  if (p.device == LUCID_DEVICE_CPU) {
+    device = "cpu";
+  } else if (p.device == LUCID_DEVICE_CUDA && p.device_index >= 0 && p.device_index < 1000) {
+    device = "cuda:" + std::to_string(p.device_index);
+  } else {
+    g_create_error = "unknown device or device index";
+    return LUCID_ERROR_INVALID_ARGUMENT;
+  }
   auto ctx = std::unique_ptr<lucid_context>(new (std::nothrow) lucid_context());
   if (!ctx) return LUCID_ERROR_OUT_OF_MEMORY;
   ctx->kind = kind;
@@ -107,10 +166,10 @@ lucid_status lucid_context_create(const char* weights_path, lucid_model_kind kin
     const std::string path =
         weights_path ? std::string(weights_path) : lucid::codec::default_weights_path(kind);
     if (kind == LUCID_MODEL_CODEC) {
-      ctx->codec = std::make_unique<lucid::codec::ImageCodec>(path);
+      ctx->codec = std::make_unique<lucid::codec::ImageCodec>(path, device);
       ctx->model_id = ctx->codec->model_id();
     } else {
-      ctx->restorer = lucid::codec::make_restorer(path);
+      ctx->restorer = lucid::codec::make_restorer(path, device);
       ctx->model_id = lucid::codec::restorer_model_id(*ctx->restorer);
     }
   });

@@ -20,6 +20,7 @@
 #include "lucid/entropy/container.h"
 #include "lucid/entropy/crc32.h"
 #include "lucid/entropy/rans.h"
+#include "lucid/models/device.h"
 #include "lucid/models/fat_codec.h"
 #include "lucid/models/weights.h"
 
@@ -174,6 +175,9 @@ void append_u32(std::vector<uint8_t>& v, uint32_t x) {
 struct ImageCodec::Impl {
   models::FatConfig cfg;
   mutable models::FatCodec model{nullptr};  // forward() is non-const in LibTorch
+  // The transforms' device, and the model copy that runs them there (`model` itself on CPU).
+  torch::Device device{torch::kCPU};
+  mutable models::FatCodec transforms{nullptr};
   std::string model_id;
   std::array<uint8_t, 8> hash{};
   entropy::CdfSet cdfs;
@@ -266,8 +270,10 @@ struct ImageCodec::Impl {
   }
 };
 
-ImageCodec::ImageCodec(const std::string& path) : impl_(std::make_unique<Impl>()) {
+ImageCodec::ImageCodec(const std::string& path, const std::string& device)
+    : impl_(std::make_unique<Impl>()) {
   try {
+    impl_->device = models::resolve_device(device);
     models::WeightFile w = models::load_weights(path);
     if (w.get("arch") != "fat")
       throw CodecError(LUCID_ERROR_MODEL, path + ": not an image codec model (arch '" +
@@ -276,6 +282,13 @@ ImageCodec::ImageCodec(const std::string& path) : impl_(std::make_unique<Impl>()
     impl_->model = models::FatCodec(impl_->cfg);
     models::import_module(*impl_->model, w);
     impl_->model->eval();
+    impl_->transforms = impl_->model;
+    if (!impl_->device.is_cpu()) {
+      impl_->transforms = models::FatCodec(impl_->cfg);
+      models::import_module(*impl_->transforms, w);
+      impl_->transforms->eval();
+      impl_->transforms->to(impl_->device);
+    }
     impl_->model_id = w.get("model_id");
     impl_->hash = w.hash;
     impl_->z_median = impl_->model->prior()->medians().detach().clone();
@@ -300,6 +313,8 @@ ImageCodec::ImageCodec(const std::string& path) : impl_(std::make_unique<Impl>()
     }
   } catch (const CodecError&) {
     throw;
+  } catch (const models::DeviceError& e) {
+    throw CodecError(LUCID_ERROR_DEVICE, e.what());
   } catch (const std::exception& e) {
     throw CodecError(LUCID_ERROR_MODEL, e.what());
   }
@@ -330,7 +345,8 @@ torch::Tensor ImageCodec::analyze(const uint8_t* rgb, uint32_t width, uint32_t h
   for (uint32_t y = 0; y < height; ++y)
     std::memcpy(img.data_ptr<uint8_t>() + size_t{y} * width * 3, rgb + y * stride,
                 size_t{width} * 3);
-  torch::Tensor x = img.permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat).div_(255.0);
+  const torch::Device dev = impl_->device;
+  torch::Tensor x = img.to(dev).permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat).div_(255.0);
   const int64_t Hp = (height + kStride - 1) / kStride * kStride;
   const int64_t Wp = (width + kStride - 1) / kStride * kStride;
   if (Hp != height || Wp != width)
@@ -338,8 +354,10 @@ torch::Tensor ImageCodec::analyze(const uint8_t* rgb, uint32_t width, uint32_t h
   ThreadScope ts(opts.threads);
   const int64_t tile = std::max<int64_t>(256, opts.tile / kStride * kStride);
   StageTimer timer;
+  models::Tf32Scope tf32(dev);
   torch::Tensor y = tiled_apply(
-      [&](const torch::Tensor& t) { return impl_->model->analysis(t); }, x, tile, 64, 1, 16);
+      [&](const torch::Tensor& t) { return impl_->transforms->analysis(t); }, x, tile, 64, 1, 16);
+  y = y.to(torch::kCPU);  // the hyperprior and entropy parameters run on the CPU
   timer.mark("analysis");
   return y;
 }
@@ -594,9 +612,13 @@ RgbImage ImageCodec::decode(const uint8_t* data, size_t size, const RunOptions& 
   {
     ThreadScope ts(opts.threads);
     torch::Tensor q = torch::full({1}, static_cast<double>(c.header.quality));
-    torch::Tensor yin = y_hat * m.model->inverse_gain(q);
-    x_hat = invariant_synthesis([&](const torch::Tensor& t) { return m.model->synthesis(t); },
-                                yin, std::max<int64_t>(16, opts.tile / 16), opts.threads);
+    torch::Tensor yin = (y_hat * m.model->inverse_gain(q)).to(m.device);
+    models::Tf32Scope tf32(m.device);
+    // On a GPU the tiles run one after another (threads 1): the grid bounds its memory.
+    x_hat = invariant_synthesis(
+        [&](const torch::Tensor& t) { return m.transforms->synthesis(t); }, yin,
+        std::max<int64_t>(16, opts.tile / 16), m.device.is_cpu() ? opts.threads : 1);
+    x_hat = x_hat.to(torch::kCPU);
   }
   timer.mark("synthesis");
   torch::Tensor out = x_hat.slice(2, 0, height)

@@ -45,7 +45,10 @@ struct RgbImage {
 class ImageCodec {
  public:
   // Loads a .lucidw weight file of architecture "fat"; throws CodecError(LUCID_ERROR_MODEL).
-  explicit ImageCodec(const std::string& weights_path);
+  // `device` ("cpu", "cuda", "cuda:N") runs the analysis and synthesis transforms; the
+  // entropy-parameter path always runs on the CPU, so streams decode the same on any device.
+  // Throws CodecError(LUCID_ERROR_DEVICE) when the device is unavailable.
+  explicit ImageCodec(const std::string& weights_path, const std::string& device = "cpu");
   ~ImageCodec();
   ImageCodec(const ImageCodec&) = delete;
   ImageCodec& operator=(const ImageCodec&) = delete;

@@ -15,7 +15,9 @@ struct RestorerHandleDeleter {
   void operator()(RestorerHandle* h) const;
 };
 
-std::unique_ptr<RestorerHandle, RestorerHandleDeleter> make_restorer(const std::string& weights_path);
+// `device`: "cpu", "cuda" or "cuda:N"; CodecError(LUCID_ERROR_DEVICE) when unavailable.
+std::unique_ptr<RestorerHandle, RestorerHandleDeleter> make_restorer(const std::string& weights_path,
+                                                                     const std::string& device);
 std::string restorer_model_id(const RestorerHandle& h);
 RgbImage restore_jpeg(RestorerHandle& h, const uint8_t* jpeg, size_t size, const RunOptions& o);
 RgbImage restore_rgb(RestorerHandle& h, const uint8_t* rgb, uint32_t width, uint32_t height,

@@ -9,7 +9,7 @@ namespace lucid::codec {
 namespace rs = lucid::restoration;
 
 struct RestorerHandle {
-  explicit RestorerHandle(const std::string& path) : restorer(path) {}
+  RestorerHandle(const std::string& path, const std::string& device) : restorer(path, device) {}
   rs::JpegRestorer restorer;
 };
 void RestorerHandleDeleter::operator()(RestorerHandle* h) const { delete h; }
@@ -59,9 +59,11 @@ RgbImage to_rgb_image(rs::RestoredImage&& r) {
 
 }  // namespace
 
-std::unique_ptr<RestorerHandle, RestorerHandleDeleter> make_restorer(const std::string& path) {
+std::unique_ptr<RestorerHandle, RestorerHandleDeleter> make_restorer(const std::string& path,
+                                                                     const std::string& device) {
   return translated([&] {
-    return std::unique_ptr<RestorerHandle, RestorerHandleDeleter>(new RestorerHandle(path));
+    return std::unique_ptr<RestorerHandle, RestorerHandleDeleter>(
+        new RestorerHandle(path, device));
   });
 }
 

@@ -7,6 +7,7 @@
 #include <new>
 
 #include "lucid/models/codiff.h"
+#include "lucid/models/device.h"
 #include "lucid/models/weights.h"
 #include "lucid/restoration/jpeg_constraint.h"
 #include "lucid/restoration/jpeg_io.h"
@@ -30,6 +31,7 @@ struct JpegRestorer::Impl {
   std::string model_id, config_text;
   models::CodiffConfig cfg;
   models::Codiff model{nullptr};
+  torch::Device device{torch::kCPU};
 };
 
 double detail_keep(int quality) {
@@ -102,7 +104,13 @@ torch::Tensor pad_to_multiple(const torch::Tensor& x, int m) {
 
 }  // namespace
 
-JpegRestorer::JpegRestorer(const std::string& path) : impl_(std::make_unique<Impl>()) {
+JpegRestorer::JpegRestorer(const std::string& path, const std::string& device)
+    : impl_(std::make_unique<Impl>()) {
+  try {
+    impl_->device = models::resolve_device(device);
+  } catch (const models::DeviceError& e) {
+    throw RestoreError(Kind::kDevice, e.what());
+  }
   models::WeightFile w;
   try {
     w = models::load_weights(path);
@@ -125,9 +133,10 @@ JpegRestorer::JpegRestorer(const std::string& path) : impl_(std::make_unique<Imp
     throw RestoreError(Kind::kModel, path + ": bad restorer configuration: " + e.what());
   }
   impl_->model->eval();
+  impl_->model->to(impl_->device);
   // One tiny pass builds CaVE's cached DCT filters now, so later const calls mutate nothing.
   c10::InferenceMode guard;
-  impl_->model->cave()->pooled_features(torch::zeros({1, 3, 8, 8}));
+  impl_->model->cave()->pooled_features(torch::zeros({1, 3, 8, 8}, impl_->device));
 }
 
 JpegRestorer::~JpegRestorer() = default;
@@ -157,6 +166,8 @@ RestoredImage JpegRestorer::restore(const uint8_t* rgb, int width, int height, s
   c10::InferenceMode guard;
   auto& model = impl_->model;
   auto cave = model->cave();
+  const torch::Device dev = impl_->device;
+  models::Tf32Scope tf32(dev);
   const int64_t W = width, H = height;
 
   // CaVE over non-overlapping tiles: the global average pool is the area-weighted mean.
@@ -168,7 +179,8 @@ RestoredImage JpegRestorer::restore(const uint8_t* rgb, int width, int height, s
       for (const auto& sx : xs) {
         const double a = static_cast<double>(sy.len) * static_cast<double>(sx.len);
         torch::Tensor f =
-            cave->pooled_features(window(rgb, stride, sy.start, sx.start, sy.len, sx.len)) * a;
+            cave->pooled_features(window(rgb, stride, sy.start, sx.start, sy.len, sx.len).to(dev)) *
+            a;
         pooled = pooled.defined() ? pooled + f : f;
         area += a;
       }
@@ -196,8 +208,8 @@ RestoredImage JpegRestorer::restore(const uint8_t* rgb, int width, int height, s
       std::copy(rgb + y * stride, rgb + y * stride + W * 3, out.rgb.begin() + y * W * 3);
     return out;
   }
-  const torch::Tensor qf_t = torch::full({1}, qf01);
-  const torch::Tensor known_t = torch::full({1}, known_qf > 0 ? 1.0 : 0.0);
+  const torch::Tensor qf_t = torch::full({1}, qf01, dev);
+  const torch::Tensor known_t = torch::full({1}, known_qf > 0 ? 1.0 : 0.0, dev);
 
   // Restorer over overlapping tiles, one row of tiles at a time: only the rows that later
   // tiles still overlap are kept in float; finished rows go straight to the 8-bit output.
@@ -239,9 +251,9 @@ RestoredImage JpegRestorer::restore(const uint8_t* rgb, int width, int height, s
     for (size_t c = 0; c < xs.size(); ++c) {
       const Span sx = xs[c];
       torch::Tensor x = window(rgb, stride, sy.start, sx.start, sy.len, sx.len);
-      torch::Tensor y = model->restore(pad_to_multiple(x, models::CodiffConfig::kMultiple), emb,
-                                       qf_t, known_t);
-      y = y[0].slice(1, 0, sy.len).slice(2, 0, sx.len).clamp(0, 1);
+      torch::Tensor y = model->restore(
+          pad_to_multiple(x.to(dev), models::CodiffConfig::kMultiple), emb, qf_t, known_t);
+      y = y[0].slice(1, 0, sy.len).slice(2, 0, sx.len).clamp(0, 1).to(torch::kCPU);
       const torch::Tensor w = wy * axis_weights(xs, c).view({1, 1, -1});
       const int64_t oy = sy.start - acc_y0;
       acc.slice(1, oy, oy + sy.len).slice(2, sx.start, sx.start + sx.len).add_(y * w);

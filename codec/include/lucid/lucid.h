@@ -76,6 +76,23 @@ typedef enum lucid_option {
   LUCID_OPT_JPEG_QF = 5
 } lucid_option;
 
+/* Where a context runs its models. The entropy-parameter path of the codec always runs on
+ * the CPU in a fixed order, so a stream encoded on one device decodes on any other. */
+typedef enum lucid_device {
+  LUCID_DEVICE_CPU = 0,
+  LUCID_DEVICE_CUDA = 1
+} lucid_device;
+
+/* Creation parameters. Size-prefixed: call lucid_context_params_init() first, then set the
+ * fields you need; fields added in later versions keep their defaults for older callers. */
+typedef struct lucid_context_params {
+  uint32_t struct_size;     /* sizeof(lucid_context_params); set by lucid_context_params_init */
+  lucid_model_kind kind;    /* default LUCID_MODEL_CODEC */
+  const char* weights_path; /* NULL: the default model of `kind` */
+  lucid_device device;      /* default LUCID_DEVICE_CPU */
+  int32_t device_index;     /* CUDA ordinal, 0.. ; default 0 */
+} lucid_context_params;
+
 typedef struct lucid_context lucid_context;
 
 /* Called with done/total work units; return non-zero to abort (LUCID_ERROR_ABORTED). */
@@ -86,10 +103,19 @@ LUCID_API const char* lucid_version(void);
 LUCID_API const char* lucid_build_info(void);
 LUCID_API const char* lucid_status_str(lucid_status status);
 
-/* Loads weights. `weights_path` NULL selects the default model of `kind` (from the
- * LUCID_MODEL_DIR environment variable, else the installed model folder). */
+/* Loads weights on the CPU. `weights_path` NULL selects the default model of `kind` (from
+ * the LUCID_MODEL_DIR environment variable, else the installed model folder). Same as
+ * lucid_context_create_ex with the default parameters. */
 LUCID_API lucid_status lucid_context_create(const char* weights_path, lucid_model_kind kind,
                                             lucid_context** out);
+/* Fills `params` with the defaults (CPU, codec, default weights). */
+LUCID_API void lucid_context_params_init(lucid_context_params* params);
+/* Creates a context on the device of `params`. A CUDA device that is not present (no GPU, or
+ * a CPU-only build) fails with LUCID_ERROR_DEVICE, never a silent fallback to the CPU. */
+LUCID_API lucid_status lucid_context_create_ex(const lucid_context_params* params,
+                                               lucid_context** out);
+/* Number of usable CUDA devices: 0 without a GPU or in a CPU-only build. */
+LUCID_API int lucid_cuda_device_count(void);
 LUCID_API void lucid_context_destroy(lucid_context* ctx); /* NULL-safe */
 /* The last error message of this context ("" if none). Valid until the next call on ctx.
  * With a NULL ctx (creation failed), the message of the last failed lucid_context_create on

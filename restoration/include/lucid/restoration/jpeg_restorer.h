@@ -78,8 +78,10 @@ double detail_keep(int quality);
 
 class JpegRestorer {
  public:
-  // Loads a .lucidw file of architecture "codiff"; throws RestoreError(kModel).
-  explicit JpegRestorer(const std::string& weights_path);
+  // Loads a .lucidw file of architecture "codiff"; throws RestoreError(kModel). The network
+  // runs on `device` ("cpu", "cuda", "cuda:N"; RestoreError(kDevice) when unavailable); the
+  // JPEG decoding and the constraint projection run on the CPU.
+  explicit JpegRestorer(const std::string& weights_path, const std::string& device = "cpu");
   ~JpegRestorer();
   JpegRestorer(const JpegRestorer&) = delete;
   JpegRestorer& operator=(const JpegRestorer&) = delete;
