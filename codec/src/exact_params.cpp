@@ -41,9 +41,10 @@
 #define LUCID_ALWAYS_INLINE inline
 #endif
 
-// x86-64 builds get an AVX2 version of the matrix kernel next to the baseline one (SSE2 there),
-// chosen at run time. Every version computes every element by the same operations in the same
-// order (AVX2 without FMA: -ffp-contract=off), so the choice changes the speed, never a bit.
+// x86-64 builds get AVX2 versions of the matrix kernel and of GELU next to the baseline ones
+// (SSE2 there), chosen at run time. Every version computes every element by the same operations
+// in the same order (AVX2 without FMA: -ffp-contract=off), so the choice changes the speed,
+// never a bit.
 #if defined(__GNUC__) && defined(__x86_64__)
 #define LUCID_EXACT_AVX2 1
 #endif

@@ -7,8 +7,8 @@
 // the machine. The float LibTorch path does not: ATen's CPU kernel sets (default / AVX2 /
 // AVX-512), thread counts and GPUs sum in different orders and use different erf / exp
 // approximations. Here every output element is one sum in a fixed order (bias first, then the
-// inputs in index order, taps row-major for convolutions), computed with IEEE float + - * / and
-// sqrt only:
+// inputs in index order, taps row-major for convolutions), computed with IEEE float (and, in
+// layer norms and the elementwise functions, double) + - * / and sqrt only:
 //  - exact_params.cpp is compiled with -ffp-contract=off and without -ffast-math, so the
 //    compiler neither fuses a*b+c nor reorders a sum; loops vectorise only across independent
 //    output channels, which gives the same bits at any SIMD width;
