@@ -91,10 +91,13 @@ double exp_d(double x) {
 }
 
 // log(1 + v) for v in [0, 1]: 2 atanh(s), s = v / (2 + v) <= 1/3, series to s^33.
+constexpr double kOddReciprocals[17] = {  // 1 / (2k + 1), correctly rounded as the division
+    1.0 / 1,  1.0 / 3,  1.0 / 5,  1.0 / 7,  1.0 / 9,  1.0 / 11, 1.0 / 13, 1.0 / 15, 1.0 / 17,
+    1.0 / 19, 1.0 / 21, 1.0 / 23, 1.0 / 25, 1.0 / 27, 1.0 / 29, 1.0 / 31, 1.0 / 33};
 double log1p_unit(double v) {
   const double s = v / (2.0 + v), s2 = s * s;
-  double p = 1.0 / 33.0;
-  for (int k = 15; k >= 0; --k) p = p * s2 + 1.0 / (2 * k + 1);
+  double p = kOddReciprocals[16];
+  for (int k = 15; k >= 0; --k) p = p * s2 + kOddReciprocals[k];
   return 2.0 * s * p;
 }
 
