@@ -44,6 +44,9 @@ const char* kUsage =
     "  --checkpoint-format compact|legacy   [compact] (legacy: fp32 LibTorch archives, for\n"
     "                       migration tests; both are read)\n"
     "  --eval-at-end 1      validate once more when the run stops [0]\n"
+    "  --eval-at-start 1    validate before the first step [0]\n"
+    "  --reset-best 1       forget the checkpoint's best score: with --eval-at-start, DIR/best\n"
+    "                       is then what beats the starting weights on this validation set\n"
     "  --cuda-fast 1        TF32 matmuls and cuDNN autotuning on CUDA [0]\n"
     "\n"
     "       lucid-train convert-checkpoint --run DIR [--name last] [--kind codec|restore]\n"
@@ -110,6 +113,8 @@ int main(int argc, char** argv) {
              o.checkpoint_format = v;
            }},
           {"--eval-at-end", [&](auto v) { o.eval_at_end = (v == "1" || v == "yes"); }},
+          {"--eval-at-start", [&](auto v) { o.eval_at_start = (v == "1" || v == "yes"); }},
+          {"--reset-best", [&](auto v) { o.reset_best = (v == "1" || v == "yes"); }},
           {"--cuda-fast", [&](auto v) { o.cuda_fast = (v == "1" || v == "yes"); }},
           {"--run", [&](auto v) { o.run_dir = v; }},
           {"--device", [&](auto v) { o.device = v; }},
@@ -186,6 +191,8 @@ int main(int argc, char** argv) {
              o.checkpoint_format = v;
            }},
           {"--eval-at-end", [&](auto v) { o.eval_at_end = (v == "1" || v == "yes"); }},
+          {"--eval-at-start", [&](auto v) { o.eval_at_start = (v == "1" || v == "yes"); }},
+          {"--reset-best", [&](auto v) { o.reset_best = (v == "1" || v == "yes"); }},
           {"--cuda-fast", [&](auto v) { o.cuda_fast = (v == "1" || v == "yes"); }},
           {"--run", [&](auto v) { o.run_dir = v; }},
           {"--device", [&](auto v) { o.device = v; }},

@@ -159,6 +159,10 @@ int train_codec(const CodecTrainOptions& o) {
   auto train = load_images(o.train_list, o.train_pack, o.crop, &fingerprint);
   auto val = load_images(o.val_list, o.val_pack, o.val_crop, &val_fingerprint);
   reconcile_val_set(prior_state, val_fingerprint, &best_val, &bad_evals);
+  if (o.reset_best) {
+    best_val = 1e30;
+    bad_evals = 0;
+  }
   std::cerr << "train images: " << train.size() << ", val images: " << val.size()
             << ", dataset " << fingerprint << "\n";
   if (!prior_state.empty() && prior_state.count("dataset") &&
@@ -181,7 +185,7 @@ int train_codec(const CodecTrainOptions& o) {
                     {"ema", fmt(o.ema)}};
   };
 
-  const auto t_start = std::chrono::steady_clock::now();
+  auto t_start = std::chrono::steady_clock::now();
   auto last_ckpt = t_start, last_eval = t_start;
   double acc_loss = 0, acc_bpp = 0, acc_psnr = 0, acc_aux = 0;
   int acc_n = 0;
@@ -212,6 +216,11 @@ int train_codec(const CodecTrainOptions& o) {
     average.swap();
   };
   model->train();
+  if (o.eval_at_start) {
+    evaluate();
+    // --minutes budgets the training: the clock starts after this validation.
+    t_start = last_ckpt = last_eval = std::chrono::steady_clock::now();
+  }
   while (true) {
     const double session = seconds_since(t_start);
     if ((o.minutes > 0 && session >= o.minutes * 60) || (o.max_steps > 0 && step >= o.max_steps))

@@ -26,6 +26,8 @@ struct CodecTrainOptions {
   std::string checkpoint_format = "compact";  // compact | legacy (checkpoint.h)
   double eval_minutes = 10;
   bool eval_at_end = false;  // validate once more when the run stops
+  bool eval_at_start = false;  // validate before the first step of this run
+  bool reset_best = false;     // forget the checkpoint's best score (the next validation is best)
   bool cuda_fast = false;    // TF32 matmuls and cuDNN autotuning (not bit-reproducible)
   int patience = 4;
   int log_every = 10;

@@ -352,6 +352,10 @@ int train_restore(const RestoreTrainOptions& o) {
     val_images = val_set.clean.size();
   }
   reconcile_val_set(prior, val_fingerprint, &best_val, &bad_evals);
+  if (o.reset_best) {
+    best_val = 1e30;
+    bad_evals = 0;
+  }
   std::cerr << "train " << (train[0].jpeg.defined() ? "pairs: " : "images: ") << train.size()
             << ", val images: " << val_images << ", dataset " << fingerprint << ", config "
             << cfg.serialize() << "\n";
@@ -385,7 +389,7 @@ int train_restore(const RestoreTrainOptions& o) {
     return s;
   };
 
-  const auto t_start = std::chrono::steady_clock::now();
+  auto t_start = std::chrono::steady_clock::now();
   auto last_ckpt = t_start, last_eval = t_start;
   double acc_loss = 0, acc_mae = 0, acc_gain = 0;
   int acc_n = 0;
@@ -418,6 +422,11 @@ int train_restore(const RestoreTrainOptions& o) {
     }
   };
   std::uniform_real_distribution<double> u01(0, 1);
+  if (o.eval_at_start && step >= o.cave_steps) {
+    evaluate();
+    // --minutes budgets the training: the clock starts after this validation.
+    t_start = last_ckpt = last_eval = std::chrono::steady_clock::now();
+  }
   while (true) {
     const double session = seconds_since(t_start);
     if ((o.minutes > 0 && session >= o.minutes * 60) || (o.max_steps > 0 && step >= o.max_steps))

@@ -30,6 +30,8 @@ struct RestoreTrainOptions {
   std::string checkpoint_format = "compact";  // compact | legacy (checkpoint.h)
   double eval_minutes = 8;
   bool eval_at_end = false;  // validate once more when the run stops
+  bool eval_at_start = false;  // validate before the first step of this run
+  bool reset_best = false;     // forget the checkpoint's best score (the next validation is best)
   bool cuda_fast = false;    // TF32 matmuls and cuDNN autotuning (not bit-reproducible)
   int patience = 3;
   int log_every = 25;
