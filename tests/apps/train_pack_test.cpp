@@ -18,23 +18,16 @@
 #include "lucid/models/weights.h"
 #include "lucid/restoration/jpeg_io.h"
 
+#include "train_test_util.h"
+
 namespace fs = std::filesystem;
 
 namespace {
 
-// std::filesystem::remove_all is avoided: the PyPI LibTorch 2.11 exports
-// its own (older) std::filesystem, whose remove_all crashes when it binds ahead of libstdc++.
-void rm_rf(const fs::path& p) {
-  const std::string cmd = "rm -rf '" + p.string() + "'";
-  if (std::system(cmd.c_str()) != 0) ADD_FAILURE() << cmd;
-}
+using lucid::test::rm_rf;
+int run(const std::string& args) { return lucid::test::run_trainer(args); }
 
-int run(const std::string& args) {
-  const std::string cmd = std::string(LUCID_TRAIN) + " " + args +
-                          (std::getenv("LUCID_TEST_VERBOSE") ? "" : " > /dev/null 2>&1");
-  const int rc = std::system(cmd.c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
+
 
 struct Rec {
   int h, w, qf = 0, mode = 0;

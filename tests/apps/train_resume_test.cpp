@@ -14,28 +14,17 @@
 #include "image_io.h"
 #include "lucid/models/weights.h"
 
+#include "train_test_util.h"
+
 namespace fs = std::filesystem;
 
 namespace {
 
-// std::filesystem::remove_all and recursive copies are avoided: the PyPI LibTorch 2.11 exports
-// its own (older) std::filesystem, whose remove_all crashes when it binds ahead of libstdc++.
-void rm_rf(const fs::path& p) {
-  const std::string cmd = "rm -rf '" + p.string() + "'";
-  if (std::system(cmd.c_str()) != 0) ADD_FAILURE() << cmd;
-}
-void cp_r(const fs::path& from, const fs::path& to) {
-  const std::string cmd = "cp -r '" + from.string() + "' '" + to.string() + "'";
-  if (std::system(cmd.c_str()) != 0) ADD_FAILURE() << cmd;
-}
+using lucid::test::cp_r;
+using lucid::test::rm_rf;
+int run(const std::string& args) { return lucid::test::run_trainer(args); }
 
-int run(const std::string& args) {
-  // LUCID_TEST_VERBOSE=1 shows the trainer's output.
-  const std::string cmd = std::string(LUCID_TRAIN) + " " + args +
-                          (std::getenv("LUCID_TEST_VERBOSE") ? "" : " > /dev/null 2>&1");
-  const int rc = std::system(cmd.c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
+
 
 TEST(TrainResume, ResumedRunEqualsUninterruptedRun) {
   const fs::path dir = fs::temp_directory_path() / ("lucid-resume-" + std::to_string(::getpid()));
