@@ -71,6 +71,46 @@ const char* kUsage =
 
 using Setter = std::function<void(const std::string&)>;
 
+// The flags both trainers take (their option structs share these field names).
+template <typename Options>
+std::map<std::string, Setter> common_flags(Options& opts) {
+  Options* o = &opts;  // the setters outlive this call: capture the object's address
+  return {
+      {"--config", [o](auto v) { o->config = v; }},
+      {"--train", [o](auto v) { o->train_list = v; }},
+      {"--val", [o](auto v) { o->val_list = v; }},
+      {"--train-pack", [o](auto v) { o->train_pack = v; }},
+      {"--val-pack", [o](auto v) { o->val_pack = v; }},
+      {"--checkpoint-steps", [o](auto v) { o->checkpoint_steps = std::stoll(v); }},
+      {"--checkpoint-format", [o](auto v) {
+         lucid::train::parse_checkpoint_format(v);
+         o->checkpoint_format = v;
+       }},
+      {"--eval-at-end", [o](auto v) { o->eval_at_end = (v == "1" || v == "yes"); }},
+      {"--eval-at-start", [o](auto v) { o->eval_at_start = (v == "1" || v == "yes"); }},
+      {"--reset-best", [o](auto v) { o->reset_best = (v == "1" || v == "yes"); }},
+      {"--cuda-fast", [o](auto v) { o->cuda_fast = (v == "1" || v == "yes"); }},
+      {"--run", [o](auto v) { o->run_dir = v; }},
+      {"--device", [o](auto v) { o->device = v; }},
+      {"--threads", [o](auto v) { o->threads = std::stoi(v); }},
+      {"-j", [o](auto v) { o->threads = std::stoi(v); }},
+      {"--batch", [o](auto v) { o->batch = std::stoi(v); }},
+      {"--crop", [o](auto v) { o->crop = std::stoi(v); }},
+      {"--val-crop", [o](auto v) { o->val_crop = std::stoi(v); }},
+      {"--lr", [o](auto v) { o->lr = std::stod(v); }},
+      {"--reset-lr", [o](auto v) { o->reset_lr = std::stod(v); }},
+      {"--warmup", [o](auto v) { o->warmup_steps = std::stoi(v); }},
+      {"--clip", [o](auto v) { o->clip = std::stod(v); }},
+      {"--minutes", [o](auto v) { o->minutes = std::stod(v); }},
+      {"--steps", [o](auto v) { o->max_steps = std::stoll(v); }},
+      {"--checkpoint-minutes", [o](auto v) { o->checkpoint_minutes = std::stod(v); }},
+      {"--eval-minutes", [o](auto v) { o->eval_minutes = std::stod(v); }},
+      {"--patience", [o](auto v) { o->patience = std::stoi(v); }},
+      {"--log-every", [o](auto v) { o->log_every = std::stoi(v); }},
+      {"--seed", [o](auto v) { o->seed = std::stoull(v); }},
+  };
+}
+
 int parse(int argc, char** argv, int first, const std::map<std::string, Setter>& flags) {
   for (int i = first; i < argc; ++i) {
     std::string a = argv[i];
@@ -101,41 +141,10 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "codec") {
       lucid::train::CodecTrainOptions o;
-      std::map<std::string, Setter> f = {
-          {"--config", [&](auto v) { o.config = v; }},
-          {"--train", [&](auto v) { o.train_list = v; }},
-          {"--val", [&](auto v) { o.val_list = v; }},
-          {"--train-pack", [&](auto v) { o.train_pack = v; }},
-          {"--val-pack", [&](auto v) { o.val_pack = v; }},
-          {"--checkpoint-steps", [&](auto v) { o.checkpoint_steps = std::stoll(v); }},
-          {"--checkpoint-format", [&](auto v) {
-             lucid::train::parse_checkpoint_format(v);
-             o.checkpoint_format = v;
-           }},
-          {"--eval-at-end", [&](auto v) { o.eval_at_end = (v == "1" || v == "yes"); }},
-          {"--eval-at-start", [&](auto v) { o.eval_at_start = (v == "1" || v == "yes"); }},
-          {"--reset-best", [&](auto v) { o.reset_best = (v == "1" || v == "yes"); }},
-          {"--cuda-fast", [&](auto v) { o.cuda_fast = (v == "1" || v == "yes"); }},
-          {"--run", [&](auto v) { o.run_dir = v; }},
-          {"--device", [&](auto v) { o.device = v; }},
-          {"--threads", [&](auto v) { o.threads = std::stoi(v); }},
-          {"-j", [&](auto v) { o.threads = std::stoi(v); }},
-          {"--batch", [&](auto v) { o.batch = std::stoi(v); }},
-          {"--crop", [&](auto v) { o.crop = std::stoi(v); }},
-          {"--val-crop", [&](auto v) { o.val_crop = std::stoi(v); }},
-          {"--lr", [&](auto v) { o.lr = std::stod(v); }},
-          {"--reset-lr", [&](auto v) { o.reset_lr = std::stod(v); }},
-          {"--warmup", [&](auto v) { o.warmup_steps = std::stoi(v); }},
-          {"--clip", [&](auto v) { o.clip = std::stod(v); }},
+      std::map<std::string, Setter> f = common_flags(o);
+      f.insert({
           {"--ema", [&](auto v) { o.ema = std::stod(v); }},
-          {"--minutes", [&](auto v) { o.minutes = std::stod(v); }},
-          {"--steps", [&](auto v) { o.max_steps = std::stoll(v); }},
-          {"--checkpoint-minutes", [&](auto v) { o.checkpoint_minutes = std::stod(v); }},
-          {"--eval-minutes", [&](auto v) { o.eval_minutes = std::stod(v); }},
-          {"--patience", [&](auto v) { o.patience = std::stoi(v); }},
-          {"--log-every", [&](auto v) { o.log_every = std::stoi(v); }},
-          {"--seed", [&](auto v) { o.seed = std::stoull(v); }},
-      };
+      });
       if (int rc = parse(argc, argv, 2, f)) return rc;
       if ((o.train_list.empty() && o.train_pack.empty()) ||
           (o.val_list.empty() && o.val_pack.empty())) {
@@ -179,45 +188,14 @@ int main(int argc, char** argv) {
     }
     if (cmd == "restore") {
       lucid::train::RestoreTrainOptions o;
-      std::map<std::string, Setter> f = {
-          {"--config", [&](auto v) { o.config = v; }},
-          {"--train", [&](auto v) { o.train_list = v; }},
-          {"--val", [&](auto v) { o.val_list = v; }},
-          {"--train-pack", [&](auto v) { o.train_pack = v; }},
-          {"--val-pack", [&](auto v) { o.val_pack = v; }},
-          {"--checkpoint-steps", [&](auto v) { o.checkpoint_steps = std::stoll(v); }},
-          {"--checkpoint-format", [&](auto v) {
-             lucid::train::parse_checkpoint_format(v);
-             o.checkpoint_format = v;
-           }},
-          {"--eval-at-end", [&](auto v) { o.eval_at_end = (v == "1" || v == "yes"); }},
-          {"--eval-at-start", [&](auto v) { o.eval_at_start = (v == "1" || v == "yes"); }},
-          {"--reset-best", [&](auto v) { o.reset_best = (v == "1" || v == "yes"); }},
-          {"--cuda-fast", [&](auto v) { o.cuda_fast = (v == "1" || v == "yes"); }},
-          {"--run", [&](auto v) { o.run_dir = v; }},
-          {"--device", [&](auto v) { o.device = v; }},
-          {"--threads", [&](auto v) { o.threads = std::stoi(v); }},
-          {"-j", [&](auto v) { o.threads = std::stoi(v); }},
-          {"--batch", [&](auto v) { o.batch = std::stoi(v); }},
-          {"--crop", [&](auto v) { o.crop = std::stoi(v); }},
-          {"--val-crop", [&](auto v) { o.val_crop = std::stoi(v); }},
-          {"--lr", [&](auto v) { o.lr = std::stod(v); }},
+      std::map<std::string, Setter> f = common_flags(o);
+      f.insert({
           {"--cave-lr", [&](auto v) { o.cave_lr = std::stod(v); }},
-          {"--reset-lr", [&](auto v) { o.reset_lr = std::stod(v); }},
           {"--low-qf-prob", [&](auto v) { o.low_qf_prob = std::stod(v); }},
           {"--high-qf-prob", [&](auto v) { o.high_qf_prob = std::stod(v); }},
           {"--cave-steps", [&](auto v) { o.cave_steps = std::stoi(v); }},
           {"--cave-batch", [&](auto v) { o.cave_batch = std::stoi(v); }},
-          {"--warmup", [&](auto v) { o.warmup_steps = std::stoi(v); }},
-          {"--clip", [&](auto v) { o.clip = std::stod(v); }},
-          {"--minutes", [&](auto v) { o.minutes = std::stod(v); }},
-          {"--steps", [&](auto v) { o.max_steps = std::stoll(v); }},
-          {"--checkpoint-minutes", [&](auto v) { o.checkpoint_minutes = std::stod(v); }},
-          {"--eval-minutes", [&](auto v) { o.eval_minutes = std::stod(v); }},
-          {"--patience", [&](auto v) { o.patience = std::stoi(v); }},
-          {"--log-every", [&](auto v) { o.log_every = std::stoi(v); }},
-          {"--seed", [&](auto v) { o.seed = std::stoull(v); }},
-      };
+      });
       if (int rc = parse(argc, argv, 2, f)) return rc;
       if ((o.train_list.empty() && o.train_pack.empty()) ||
           (o.val_list.empty() && o.val_pack.empty())) {
