@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "lucid/models/device.h"
 #include "lucid/entropy/cdf.h"
 #include "lucid/models/fat_codec.h"
 #include "lucid/models/weights.h"
@@ -86,8 +87,9 @@ void split_params(models::FatCodec& model, std::vector<torch::Tensor>* main,
 int train_codec(const CodecTrainOptions& o) {
   torch::set_num_threads(o.threads);
   torch::Device dev(o.device == "cuda" ? torch::kCUDA : torch::kCPU);
-  if (dev.is_cuda() && !torch::cuda::is_available()) {
-    std::cerr << "error: --device cuda: this LibTorch build has no usable CUDA device\n";
+  if (dev.is_cuda() && models::cuda_device_count() == 0) {
+    std::cerr << "error: --device cuda: no usable CUDA device ("
+              << models::cuda_unavailable_reason() << ")\n";
     return 6;
   }
   enable_fast_cuda(o.cuda_fast, dev);

@@ -21,6 +21,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "lucid/models/device.h"
 #include "lucid/models/codiff.h"
 #include "lucid/models/weights.h"
 #ifndef LUCID_TRAIN_ONLY
@@ -261,8 +262,9 @@ std::vector<torch::Tensor> restorer_params(models::Codiff& model) {
 int train_restore(const RestoreTrainOptions& o) {
   torch::set_num_threads(o.threads);
   torch::Device dev(o.device == "cuda" ? torch::kCUDA : torch::kCPU);
-  if (dev.is_cuda() && !torch::cuda::is_available()) {
-    std::cerr << "error: --device cuda: this LibTorch build has no usable CUDA device\n";
+  if (dev.is_cuda() && models::cuda_device_count() == 0) {
+    std::cerr << "error: --device cuda: no usable CUDA device ("
+              << models::cuda_unavailable_reason() << ")\n";
     return 6;
   }
   enable_fast_cuda(o.cuda_fast, dev);

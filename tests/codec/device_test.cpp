@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <string>
+#include <vector>
 
 #include "lucid/lucid.h"
 
@@ -88,6 +90,34 @@ TEST(Device, CliCudaWithoutAGpuExitsWithTheDeviceCode) {
   const int rc = std::system(bad.c_str());
   ASSERT_TRUE(WIFEXITED(rc));
   EXPECT_EQ(WEXITSTATUS(rc), 1);  // usage error (kExitUsage)
+}
+
+bool cuda_libraries_mapped() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line))
+    if (line.find("libtorch_cuda.so") != std::string::npos) return true;
+  return false;
+}
+
+// LibTorch's CUDA libraries are loaded only when CUDA is asked about: CPU work never maps them
+// (they cost every process ~0.3 s and ~350 MB at start). ctest runs each test in its own process.
+TEST(Device, CpuWorkDoesNotLoadTheCudaLibraries) {
+  lucid_context* ctx = nullptr;
+  ASSERT_EQ(create(LUCID_SOURCE_DIR "/tests/data/fat-tiny.lucidw", LUCID_MODEL_CODEC,
+                   LUCID_DEVICE_CPU, 0, &ctx),
+            LUCID_OK);
+  std::vector<uint8_t> rgb(64 * 64 * 3, 128);
+  uint8_t* out = nullptr;
+  size_t size = 0;
+  ASSERT_EQ(lucid_encode_image(ctx, rgb.data(), 64, 64, 64 * 3, 50, &out, &size), LUCID_OK);
+  lucid_free(out);
+  lucid_context_destroy(ctx);
+  EXPECT_FALSE(cuda_libraries_mapped());
+  lucid_cuda_device_count();
+  const bool cuda_build = std::string(lucid_build_info()).find("CUDA support: yes") !=
+                          std::string::npos;
+  EXPECT_EQ(cuda_libraries_mapped(), cuda_build);
 }
 
 }  // namespace
