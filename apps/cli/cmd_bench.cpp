@@ -58,6 +58,8 @@ int cmd_bench(int argc, char** argv) {
   if (a.value({"--qualities", "-q"}, &v)) qualities = parse_int_list("--qualities", v, 1, 100);
   if (a.value({"--jpeg-qualities"}, &v))
     jpeg_qualities = parse_int_list("--jpeg-qualities", v, 1, 100);
+  int effort = 1;
+  if (a.value({"-e", "--effort"}, &v)) effort = parse_int("--effort", v, 1, 9);
   auto pos = a.positionals();
   if (pos.size() != 1) throw CliError(kExitUsage, "bench: expected one image folder");
   const std::string outdir = f.output.empty() ? "bench-out" : f.output;
@@ -69,6 +71,7 @@ int cmd_bench(int argc, char** argv) {
       throw CliError(kExitWrite, outdir + "/" + n + ": exists (use -y/--overwrite)");
 
   Context ctx(f.model, LUCID_MODEL_CODEC, f);
+  ctx.check(lucid_context_set_option(ctx.get(), LUCID_OPT_EFFORT, effort), "--effort");
   std::vector<RdPoint> lucid_pts(qualities.size()), jpeg_pts(jpeg_qualities.size());
   for (size_t fi = 0; fi < files.size(); ++fi) {
     app::Image img = app::read_image(files[fi]);
@@ -128,7 +131,10 @@ int cmd_bench(int argc, char** argv) {
   }
   const std::string model = lucid_context_model_id(ctx.get());
   write_text(outdir + "/lucid.json",
-             compressai_json("lucid-" + model, "Lucid " + model + ", qualities as given", lucid_pts),
+             compressai_json("lucid-" + model,
+                             "Lucid " + model + ", effort " + std::to_string(effort) +
+                                 ", qualities as given",
+                             lucid_pts),
              f.overwrite);
   write_text(outdir + "/jpeg.json",
              compressai_json("libjpeg-turbo", "libjpeg-turbo 4:2:0, optimized Huffman", jpeg_pts),

@@ -47,6 +47,8 @@ int cmd_encode(int argc, char** argv) {
     target_size = parse_int("--target-size", v, 1, 2000000000);
     ++modes;
   }
+  int effort = 1;
+  if (a.value({"-e", "--effort"}, &v)) effort = parse_int("--effort", v, 1, 9);
   const std::string in = one_input(a, "encode");
   if (modes > 1)
     throw CliError(kExitUsage, "encode: -q, --target-bpp and --target-size are exclusive");
@@ -56,6 +58,7 @@ int cmd_encode(int argc, char** argv) {
 
   app::Image img = app::read_image(in);
   Context ctx(f.model, LUCID_MODEL_CODEC, f);
+  ctx.check(lucid_context_set_option(ctx.get(), LUCID_OPT_EFFORT, effort), "--effort");
   Timer t;
   uint8_t* bytes = nullptr;
   size_t size = 0;

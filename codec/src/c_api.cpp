@@ -217,6 +217,10 @@ lucid_status lucid_context_set_option(lucid_context* ctx, lucid_option option, i
         if (value < 0 || value > 100) bad("LUCID_OPT_JPEG_QF must be in 0..100");
         ctx->opts.jpeg_qf = static_cast<int>(value);
         break;
+      case LUCID_OPT_EFFORT:
+        if (value < 1 || value > 9) bad("LUCID_OPT_EFFORT must be in 1..9");
+        ctx->opts.effort = static_cast<int>(value);
+        break;
       default:
         bad("unknown option");
     }

@@ -25,6 +25,7 @@
 #include "lucid/models/weights.h"
 
 #include "exact_params.h"
+#include "refine.h"
 
 namespace lucid::codec {
 
@@ -337,20 +338,29 @@ void check_image_args(const uint8_t* rgb, uint32_t width, uint32_t height, size_
 }
 }  // namespace
 
-// g_a of the edge-padded image, before the quality gain (shared by every quality tried).
-torch::Tensor ImageCodec::analyze(const uint8_t* rgb, uint32_t width, uint32_t height,
-                                  size_t stride, const RunOptions& opts) const {
-  torch::NoGradGuard ng;
+namespace {
+// The image as the transforms see it: [1, 3, H, W] in [0, 1], edge-padded to the model stride.
+torch::Tensor padded_input(const uint8_t* rgb, uint32_t width, uint32_t height, size_t stride,
+                           const torch::Device& dev) {
   torch::Tensor img = torch::empty({int64_t{height}, int64_t{width}, 3}, torch::kUInt8);
   for (uint32_t y = 0; y < height; ++y)
     std::memcpy(img.data_ptr<uint8_t>() + size_t{y} * width * 3, rgb + y * stride,
                 size_t{width} * 3);
-  const torch::Device dev = impl_->device;
   torch::Tensor x = img.to(dev).permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat).div_(255.0);
   const int64_t Hp = (height + kStride - 1) / kStride * kStride;
   const int64_t Wp = (width + kStride - 1) / kStride * kStride;
   if (Hp != height || Wp != width)
     x = torch::replication_pad2d(x, {0, Wp - width, 0, Hp - height});
+  return x;
+}
+}  // namespace
+
+// g_a of the edge-padded image, before the quality gain (shared by every quality tried).
+torch::Tensor ImageCodec::analyze(const uint8_t* rgb, uint32_t width, uint32_t height,
+                                  size_t stride, const RunOptions& opts) const {
+  torch::NoGradGuard ng;
+  const torch::Device dev = impl_->device;
+  torch::Tensor x = padded_input(rgb, width, height, stride, dev);
   ThreadScope ts(opts.threads);
   const int64_t tile = std::max<int64_t>(256, opts.tile / kStride * kStride);
   StageTimer timer;
@@ -453,7 +463,23 @@ std::vector<uint8_t> ImageCodec::encode(const uint8_t* rgb, uint32_t width, uint
   check_image_args(rgb, width, height, stride, opts);
   if (!(quality01 >= 0.0 && quality01 <= 1.0))
     throw CodecError(LUCID_ERROR_INVALID_ARGUMENT, "quality out of range");
-  return code(analyze(rgb, width, height, stride, opts), width, height, quality01, opts);
+  torch::Tensor y = analyze(rgb, width, height, stride, opts);
+  if (const int steps = refinement_steps(opts.effort); steps > 0) {
+    // On the CPU copy of the model (the entropy-parameter side), whatever the device.
+    ThreadScope ts(opts.threads);
+    StageTimer timer;
+    models::FatCodecImpl& model = *impl_->model;
+    torch::Tensor gain;
+    {
+      torch::NoGradGuard ng;
+      gain = model.gain(torch::full({1}, quality01));
+    }
+    const torch::Tensor x = padded_input(rgb, width, height, stride, torch::kCPU);
+    RefineResult r = refine_latents(model, x, width, height, y * gain, quality01, steps);
+    y = r.y / gain;
+    timer.mark("refinement");
+  }
+  return code(y, width, height, quality01, opts);
 }
 
 std::vector<uint8_t> ImageCodec::encode_to_size(const uint8_t* rgb, uint32_t width,

@@ -30,6 +30,10 @@ struct RunOptions {
   int threads = 2;
   uint64_t max_pixels = uint64_t{1} << 28;
   int tile = 1024;  // pixels; larger images run the transforms tile by tile
+  // encoder effort 1..9 (cjxl's -e convention, higher is slower and better): above 1 the
+  // encoder refines the latents for this image's rate-distortion cost (refine.h); the decoder
+  // and the bitstream are the same at every effort
+  int effort = 1;
   // restoration: project onto the JPEG file's constraint set and shrink the restorer's change
   // at high qualities (rs::detail_keep); false returns the network's output as is
   bool jpeg_constraint = true;

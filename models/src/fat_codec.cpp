@@ -506,4 +506,25 @@ FatCodecImpl::TrainOutput FatCodecImpl::forward_train(const torch::Tensor& x,
   return {x_hat, bits_y, bits_z};
 }
 
+FatCodecImpl::TrainOutput FatCodecImpl::forward_latent(const torch::Tensor& y,
+                                                       const torch::Tensor& q) {
+  torch::Tensor z = hyper_analysis(y);
+  torch::Tensor med = prior_->medians().view({1, -1, 1, 1});
+  torch::Tensor z_hat = ste_round(z - med) + med;
+  torch::Tensor bits_z = bits_per_image(prior_->likelihood(z_hat));
+  auto state = tca_->begin(hyper_synthesis(z_hat));
+  const int S = cfg_.slice_channels();
+  std::vector<torch::Tensor> y_hat_slices;
+  torch::Tensor bits_y = torch::zeros({y.size(0)}, y.options());
+  for (int k = 0; k < cfg_.slices; ++k) {
+    torch::Tensor yk = y.slice(1, k * S, (k + 1) * S);
+    auto [mean, scale] = tca_->predict(state);
+    torch::Tensor rq = ste_round(yk - mean);
+    bits_y = bits_y + bits_per_image(gaussian_likelihood(rq, scale));
+    y_hat_slices.push_back(tca_->commit(state, rq + mean));
+  }
+  torch::Tensor x_hat = synthesis(torch::cat(y_hat_slices, 1) * inverse_gain(q));
+  return {x_hat, bits_y, bits_z};
+}
+
 }  // namespace lucid::models

@@ -225,4 +225,35 @@ TEST(ShippedModel, RateAndQualityAreMonotoneInQ) {
   }
 }
 
+// --effort: the refined stream is an ordinary stream (same decoder) that spends fewer bits or
+// gives a better picture than the analysis transform's latents, never worse at both.
+TEST(ShippedModel, HigherEffortGivesABetterStreamForTheSameDecoder) {
+  if (!std::filesystem::exists(default_model())) GTEST_SKIP() << "no shipped model";
+  ContextPtr a(default_model());
+  ASSERT_TRUE(a.get()) << lucid_last_error(nullptr);
+  EXPECT_EQ(lucid_context_set_option(a.get(), LUCID_OPT_EFFORT, 0), LUCID_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(lucid_context_set_option(a.get(), LUCID_OPT_EFFORT, 10), LUCID_ERROR_INVALID_ARGUMENT);
+  const uint32_t w = 128, h = 96;
+  auto img = synthetic_image(w, h, 5);
+  double bpp[2], db[2];
+  std::vector<uint8_t> streams[2];
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(lucid_context_set_option(a.get(), LUCID_OPT_EFFORT, i == 0 ? 1 : 4), LUCID_OK);
+    streams[i] = encode(a.get(), img, w, h, 50);
+    ASSERT_FALSE(streams[i].empty()) << lucid_last_error(a.get());
+    std::vector<uint8_t> out;
+    uint32_t ow = 0, oh = 0;
+    ASSERT_EQ(decode(a.get(), streams[i], &out, &ow, &oh), LUCID_OK);
+    bpp[i] = 8.0 * streams[i].size() / (w * h);
+    db[i] = psnr(img, out);
+  }
+  EXPECT_NE(streams[0], streams[1]);
+  EXPECT_LE(bpp[1], bpp[0] * 1.02);
+  EXPECT_GE(db[1], db[0] - 0.05);
+  EXPECT_TRUE(bpp[1] < bpp[0] * 0.99 || db[1] > db[0] + 0.05)
+      << bpp[0] << " bpp " << db[0] << " dB -> " << bpp[1] << " bpp " << db[1] << " dB";
+  RecordProperty("effort1", std::to_string(bpp[0]) + " bpp " + std::to_string(db[0]) + " dB");
+  RecordProperty("effort4", std::to_string(bpp[1]) + " bpp " + std::to_string(db[1]) + " dB");
+}
+
 }  // namespace

@@ -73,7 +73,11 @@ typedef enum lucid_option {
   LUCID_OPT_JPEG_CONSTRAINT = 4,
   /* lucid_restore_jpeg: quality factor the restorer assumes, 1..100, or 0 to read it from the
    * file's quantization tables; default 0 */
-  LUCID_OPT_JPEG_QF = 5
+  LUCID_OPT_JPEG_QF = 5,
+  /* encoder effort, 1..9 (higher is slower and smaller for the same quality: above 1 the
+   * encoder refines the latents for this image's rate-distortion cost; decoding and the
+   * bitstream are the same at every effort); default 1 */
+  LUCID_OPT_EFFORT = 6
 } lucid_option;
 
 /* Where a context runs its models. The entropy-parameter path of the codec always runs on

@@ -145,6 +145,11 @@ class FatCodecImpl : public torch::nn::Module {
   TrainOutput forward_train(const torch::Tensor& x, const torch::Tensor& q,
                             bool use_noise = true);
   torch::Tensor aux_loss() { return prior_->aux_loss(); }
+  // The encoder's refinement objective (the coder's --effort): rate and reconstruction from
+  // gained latents y [B, M, h, w] (y = analysis(x) * gain(q)), with z = h_a(y) and the y
+  // residuals rounded as the coder rounds them, straight-through for the gradient. (Stochastic
+  // Gumbel annealing, tried in its place, lowered the cost less in a few dozen steps.)
+  TrainOutput forward_latent(const torch::Tensor& y, const torch::Tensor& q);
 
   FactorizedPrior prior() { return prior_; }
   ChannelTransformer tca() { return tca_; }
