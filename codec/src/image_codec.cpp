@@ -464,7 +464,17 @@ std::vector<uint8_t> ImageCodec::encode(const uint8_t* rgb, uint32_t width, uint
   if (!(quality01 >= 0.0 && quality01 <= 1.0))
     throw CodecError(LUCID_ERROR_INVALID_ARGUMENT, "quality out of range");
   torch::Tensor y = analyze(rgb, width, height, stride, opts);
-  if (const int steps = refinement_steps(opts.effort); steps > 0) {
+  if (refinement_steps(opts.effort) > 0)
+    return refine_and_code(rgb, width, height, stride, y, quality01, opts);
+  return code(y, width, height, quality01, opts);
+}
+
+std::vector<uint8_t> ImageCodec::refine_and_code(const uint8_t* rgb, uint32_t width,
+                                                 uint32_t height, size_t stride,
+                                                 const torch::Tensor& y_base, double quality01,
+                                                 const RunOptions& opts) const {
+  torch::Tensor y;
+  {
     // On the CPU copy of the model (the entropy-parameter side), whatever the device.
     ThreadScope ts(opts.threads);
     StageTimer timer;
@@ -475,7 +485,8 @@ std::vector<uint8_t> ImageCodec::encode(const uint8_t* rgb, uint32_t width, uint
       gain = model.gain(torch::full({1}, quality01));
     }
     const torch::Tensor x = padded_input(rgb, width, height, stride, torch::kCPU);
-    RefineResult r = refine_latents(model, x, width, height, y * gain, quality01, steps);
+    RefineResult r = refine_latents(model, x, width, height, y_base * gain, quality01,
+                                    refinement_steps(opts.effort));
     y = r.y / gain;
     timer.mark("refinement");
   }
@@ -518,6 +529,12 @@ std::vector<uint8_t> ImageCodec::encode_to_size(const uint8_t* rgb, uint32_t wid
       if (opts.progress && !opts.progress(it + 1, 12))
         throw CodecError(LUCID_ERROR_ABORTED, "aborted by the progress callback");
     }
+  }
+  // At effort > 1, the refined latents at the quality found; kept if they still fit (they
+  // usually spend fewer bits, but the refinement lowers the whole rate-distortion cost).
+  if (refinement_steps(opts.effort) > 0) {
+    auto refined = refine_and_code(rgb, width, height, stride, y, best_q, quiet);
+    if (refined.size() <= max_bytes) best = std::move(refined);
   }
   if (quality_out) *quality_out = best_q;
   return best;

@@ -62,7 +62,8 @@ class ImageCodec {
   std::vector<uint8_t> encode(const uint8_t* rgb, uint32_t width, uint32_t height, size_t stride,
                               double quality01, const RunOptions& opts) const;
   // The highest quality whose stream fits in max_bytes (bisection over the quality with the
-  // analysis transform run once). Throws LUCID_ERROR_INVALID_ARGUMENT if even the lowest
+  // analysis transform run once; at effort > 1 the latents are then refined at that quality,
+  // kept if the stream still fits). Throws LUCID_ERROR_INVALID_ARGUMENT if even the lowest
   // quality does not fit.
   std::vector<uint8_t> encode_to_size(const uint8_t* rgb, uint32_t width, uint32_t height,
                                       size_t stride, size_t max_bytes, const RunOptions& opts,
@@ -74,6 +75,10 @@ class ImageCodec {
                      const RunOptions& opts) const;
   std::vector<uint8_t> code(const at::Tensor& y_base, uint32_t width, uint32_t height,
                             double quality01, const RunOptions& opts) const;
+  // code() of the latents refined for this image (RunOptions::effort > 1).
+  std::vector<uint8_t> refine_and_code(const uint8_t* rgb, uint32_t width, uint32_t height,
+                                       size_t stride, const at::Tensor& y_base,
+                                       double quality01, const RunOptions& opts) const;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
