@@ -35,6 +35,8 @@ const char* kUsage =
     "  --checkpoint-minutes M [5]    --eval-minutes M [10]   --patience N [4]\n"
     "  --ema D              weight averaging decay; validation and DIR/best use the average\n"
     "                       (0 = off) [0.999]\n"
+    "  --lambda-balance A   weight each sample's loss by (lambda/lambda_mid)^-A, so the\n"
+    "                       top rates do not drown the others (0 = plain mean) [0.5]\n"
     "  --seed N             [1]\n"
     "\n"
     "data and checkpoints (codec and restore):\n"
@@ -144,12 +146,17 @@ int main(int argc, char** argv) {
       std::map<std::string, Setter> f = common_flags(o);
       f.insert({
           {"--ema", [&](auto v) { o.ema = std::stod(v); }},
+          {"--lambda-balance", [&](auto v) { o.lambda_balance = std::stod(v); }},
       });
       if (int rc = parse(argc, argv, 2, f)) return rc;
       if ((o.train_list.empty() && o.train_pack.empty()) ||
           (o.val_list.empty() && o.val_pack.empty())) {
         std::cerr << "error: codec: --train (or --train-pack) and --val (or --val-pack) are "
                      "required (see data_scripts/)\n";
+        return 1;
+      }
+      if (!(o.lambda_balance >= 0 && o.lambda_balance <= 1)) {
+        std::cerr << "error: codec: --lambda-balance: expected a value in [0, 1]\n";
         return 1;
       }
       if (!(o.ema >= 0 && o.ema < 1)) {

@@ -184,7 +184,7 @@ int train_codec(const CodecTrainOptions& o) {
                     {"val_dataset", val_fingerprint},
                     {"device", device_description(dev, o.threads)},
                     {"val_loss", fmt(val_loss, 8)},  {"updated", now_iso8601()},
-                    {"ema", fmt(o.ema)}};
+                    {"ema", fmt(o.ema)}, {"lambda_balance", fmt(o.lambda_balance)}};
   };
 
   auto t_start = std::chrono::steady_clock::now();
@@ -249,7 +249,9 @@ int train_codec(const CodecTrainOptions& o) {
     torch::Tensor mse = (out.x_hat - x).pow(2).flatten(1).mean(1);
     const double pixels = static_cast<double>(x.size(2) * x.size(3));
     torch::Tensor bpp = (out.bits_y + out.bits_z) / pixels;
-    torch::Tensor loss = (lambda * 255 * 255 * mse + bpp).mean();
+    const double log_mid = 0.5 * (std::log(cfg.lambda_min) + std::log(cfg.lambda_max));
+    torch::Tensor weight = torch::exp(-o.lambda_balance * (torch::log(lambda) - log_mid));
+    torch::Tensor loss = (weight * (lambda * 255 * 255 * mse + bpp)).mean();
     opt.zero_grad();
     loss.backward();
     torch::nn::utils::clip_grad_norm_(main_params, o.clip);
