@@ -15,7 +15,7 @@ if(LUCID_TRAIN_ONLY)
   return()
 endif()
 find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs)
-target_link_libraries(lucid-train PRIVATE lucid::models lucid::entropy lucid::jpeg ${OpenCV_LIBS})
+target_link_libraries(lucid-train PRIVATE lucid::models lucid::entropy lucid::media ${OpenCV_LIBS})
 
 add_executable(lucid
   cli/main.cpp
@@ -23,4 +23,4 @@ add_executable(lucid
   cli/cmd_bench.cpp
   cli/cmd_restore.cpp
   cli/rd.cpp)
-target_link_libraries(lucid PRIVATE lucid::codec lucid::appsupport lucid::jpeg)
+target_link_libraries(lucid PRIVATE lucid::capi lucid::appsupport lucid::media)

@@ -10,7 +10,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "image_io.h"
+#include "lucid/media/image_io.h"
 
 namespace lucid::app {
 namespace {
@@ -171,8 +171,9 @@ void write_rd_plot_png(const std::string& path, const std::vector<RdSeries>& ser
 
   std::vector<uchar> png;
   if (!cv::imencode(".png", img, png))
-    throw ImageError(ImageErrorCode::kWriteFailed, path, "cannot write: PNG encoding failed");
-  write_file_atomic(path, std::vector<uint8_t>(png.begin(), png.end()), true);
+    throw media::ImageError(media::ImageErrorCode::kWriteFailed, path,
+                            "cannot write: PNG encoding failed");
+  media::write_file_atomic(path, std::vector<uint8_t>(png.begin(), png.end()), true);
 }
 
 }  // namespace lucid::app

@@ -1,4 +1,4 @@
-#include "image_io.h"
+#include "lucid/media/image_io.h"
 
 #include <gtest/gtest.h>
 #include <png.h>
@@ -16,12 +16,14 @@
 #include <string>
 #include <vector>
 
-#include "lucid/restoration/jpeg_io.h"
+#include "lucid/media/jpeg_io.h"
 #include "metrics.h"
 #include "rd_plot.h"
 
 namespace lucid::app {
 namespace {
+
+using namespace lucid::media;  // image_io lives in lucid::media; rd_plot stays in lucid::app
 
 namespace fs = std::filesystem;
 

@@ -1,4 +1,4 @@
-#include "lucid/restoration/jpeg_io.h"
+#include "lucid/media/jpeg_io.h"
 
 #include <gtest/gtest.h>
 #include <turbojpeg.h>

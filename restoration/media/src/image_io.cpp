@@ -1,4 +1,4 @@
-#include "image_io.h"
+#include "lucid/media/image_io.h"
 
 #include <fcntl.h>
 #include <png.h>
@@ -15,9 +15,9 @@
 #include <new>
 #include <string>
 
-#include "lucid/restoration/jpeg_io.h"
+#include "lucid/media/jpeg_io.h"
 
-namespace lucid::app {
+namespace lucid::media {
 
 const char* image_error_code_str(ImageErrorCode code) {
   switch (code) {
@@ -571,4 +571,4 @@ void write_file_atomic(const std::string& path, const std::vector<uint8_t>& byte
   }
 }
 
-}  // namespace lucid::app
+}  // namespace lucid::media

@@ -1,4 +1,4 @@
-// The learned image codec pipeline (internal C++ API behind lucid.h): pad to the model stride,
+// The learned image codec pipeline (C++ API; the C API in apps/capi wraps it): pad to the model stride,
 // g_a, hyperprior, T-CA slices, entropy coding into the .lucid container; and the reverse.
 #pragma once
 
@@ -11,29 +11,42 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "lucid/lucid.h"
-
 namespace lucid::codec {
 
-// An error that maps onto one lucid_status.
+// Why a codec call failed. The numbers are those of the C API's lucid_status of the same name
+// (the C API checks this at compile time), so no pipeline includes the C API's header.
+enum class Status {
+  kOk = 0,
+  kInvalidArgument = 1,
+  kOutOfMemory = 2,
+  kLimitExceeded = 3,
+  kModel = 4,
+  kModelMismatch = 5,
+  kBadStream = 6,
+  kUnsupportedVersion = 7,
+  kTruncated = 8,
+  kCorrupt = 9,
+  kChecksumMismatch = 10,
+  kAborted = 11,
+  kDevice = 12,
+  kBadImage = 13,
+  kInternal = 14,
+};
+
 class CodecError : public std::runtime_error {
  public:
-  CodecError(lucid_status status, const std::string& what)
+  CodecError(Status status, const std::string& what)
       : std::runtime_error(what), status_(status) {}
-  lucid_status status() const { return status_; }
+  Status status() const { return status_; }
 
  private:
-  lucid_status status_;
+  Status status_;
 };
 
 struct RunOptions {
   int threads = 2;
   uint64_t max_pixels = uint64_t{1} << 28;
   int tile = 1024;  // pixels; larger images run the transforms tile by tile
-  // restoration: project onto the JPEG file's constraint set and shrink the restorer's change
-  // at high qualities (rs::detail_keep); false returns the network's output as is
-  bool jpeg_constraint = true;
-  int jpeg_qf = 0;              // restoration: 1..100 overrides the file's quality factor
   std::function<bool(uint64_t done, uint64_t total)> progress;  // false = abort
 };
 
@@ -74,8 +87,8 @@ class ImageCodec {
   std::unique_ptr<Impl> impl_;
 };
 
-// Default weight file for a model kind: $LUCID_MODEL_DIR/<name>, else the build's model
-// folder. Throws CodecError(LUCID_ERROR_MODEL) naming the paths tried.
-std::string default_weights_path(lucid_model_kind kind);
+// The default codec weights (fat-small.lucidw), found by lucid::models::find_model_file.
+// Throws CodecError(Status::kModel) naming the paths tried.
+std::string default_weights_path();
 
 }  // namespace lucid::codec

@@ -1,4 +1,5 @@
-// The C API: a thin exception-free shell over ImageCodec and the JPEG restorer.
+// The C API: a thin exception-free shell over the pipelines (lucid::codec's ImageCodec and
+// lucid::restoration's JpegRestorer), which know nothing of it.
 #include <torch/torch.h>
 
 #include <cstddef>
@@ -6,24 +7,89 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <stdexcept>
 #include <string>
 
-#include "image_codec.h"
+#include "lucid/codec/image_codec.h"
 #include "lucid/entropy/container.h"
 #include "lucid/lucid.h"
 #include "lucid/models/device.h"
-#include "restorer_api.h"
+#include "lucid/restoration/jpeg_restorer.h"
+
+namespace codec = lucid::codec;
+namespace rs = lucid::restoration;
+
+// Restoration settings of a context (LUCID_OPT_JPEG_*).
+struct RestoreSettings {
+  bool constraint = true;  // project onto the file's constraint set + high-quality shrink
+  int qf = 0;              // 1..100 overrides the file's quality factor
+};
 
 struct lucid_context {
   lucid_model_kind kind = LUCID_MODEL_CODEC;
-  std::unique_ptr<lucid::codec::ImageCodec> codec;
-  std::unique_ptr<lucid::codec::RestorerHandle, lucid::codec::RestorerHandleDeleter> restorer;
+  std::unique_ptr<codec::ImageCodec> codec;
+  std::unique_ptr<rs::JpegRestorer> restorer;
   std::string model_id;
-  lucid::codec::RunOptions opts;
+  codec::RunOptions opts;
+  RestoreSettings restore;
   std::string last_error;
 };
 
 namespace {
+
+// An error the C API itself raises (argument checks).
+class ApiError : public std::runtime_error {
+ public:
+  ApiError(lucid_status status, const std::string& what)
+      : std::runtime_error(what), status_(status) {}
+  lucid_status status() const { return status_; }
+
+ private:
+  lucid_status status_;
+};
+
+// The codec's statuses carry the numbers of the lucid_status of the same name.
+#define LUCID_SAME_STATUS(c, k) \
+  static_assert(static_cast<int>(codec::Status::k) == c, #c " and codec::Status::" #k " differ")
+LUCID_SAME_STATUS(LUCID_OK, kOk);
+LUCID_SAME_STATUS(LUCID_ERROR_INVALID_ARGUMENT, kInvalidArgument);
+LUCID_SAME_STATUS(LUCID_ERROR_OUT_OF_MEMORY, kOutOfMemory);
+LUCID_SAME_STATUS(LUCID_ERROR_LIMIT_EXCEEDED, kLimitExceeded);
+LUCID_SAME_STATUS(LUCID_ERROR_MODEL, kModel);
+LUCID_SAME_STATUS(LUCID_ERROR_MODEL_MISMATCH, kModelMismatch);
+LUCID_SAME_STATUS(LUCID_ERROR_BAD_STREAM, kBadStream);
+LUCID_SAME_STATUS(LUCID_ERROR_UNSUPPORTED_VERSION, kUnsupportedVersion);
+LUCID_SAME_STATUS(LUCID_ERROR_TRUNCATED, kTruncated);
+LUCID_SAME_STATUS(LUCID_ERROR_CORRUPT, kCorrupt);
+LUCID_SAME_STATUS(LUCID_ERROR_CHECKSUM_MISMATCH, kChecksumMismatch);
+LUCID_SAME_STATUS(LUCID_ERROR_ABORTED, kAborted);
+LUCID_SAME_STATUS(LUCID_ERROR_DEVICE, kDevice);
+LUCID_SAME_STATUS(LUCID_ERROR_BAD_IMAGE, kBadImage);
+LUCID_SAME_STATUS(LUCID_ERROR_INTERNAL, kInternal);
+#undef LUCID_SAME_STATUS
+
+lucid_status status_for(rs::RestoreError::Kind k) {
+  switch (k) {
+    case rs::RestoreError::Kind::kInvalidArgument: return LUCID_ERROR_INVALID_ARGUMENT;
+    case rs::RestoreError::Kind::kModel: return LUCID_ERROR_MODEL;
+    case rs::RestoreError::Kind::kBadImage: return LUCID_ERROR_BAD_IMAGE;
+    case rs::RestoreError::Kind::kTooLarge: return LUCID_ERROR_LIMIT_EXCEEDED;
+    case rs::RestoreError::Kind::kAborted: return LUCID_ERROR_ABORTED;
+    case rs::RestoreError::Kind::kDevice: return LUCID_ERROR_DEVICE;
+  }
+  return LUCID_ERROR_INTERNAL;
+}
+
+rs::RestoreOptions restore_options(const lucid_context& ctx) {
+  rs::RestoreOptions r;
+  r.threads = ctx.opts.threads;
+  r.max_pixels = ctx.opts.max_pixels;
+  r.tile = ctx.opts.tile;
+  r.jpeg_constraint = ctx.restore.constraint;
+  r.high_quality_shrink = ctx.restore.constraint;  // one switch: off returns the network's output
+  r.progress = ctx.opts.progress;
+  return r;
+}
 
 thread_local std::string g_create_error;
 
@@ -35,9 +101,15 @@ lucid_status guarded(lucid_context* ctx, Fn&& fn) {
   try {
     fn();
     return LUCID_OK;
-  } catch (const lucid::codec::CodecError& e) {
+  } catch (const ApiError& e) {
     ctx->last_error = e.what();
     return e.status();
+  } catch (const codec::CodecError& e) {
+    ctx->last_error = e.what();
+    return static_cast<lucid_status>(e.status());
+  } catch (const rs::RestoreError& e) {
+    ctx->last_error = e.what();
+    return status_for(e.kind());
   } catch (const std::bad_alloc&) {
     ctx->last_error = "out of memory";
     return LUCID_ERROR_OUT_OF_MEMORY;
@@ -163,14 +235,14 @@ lucid_status lucid_context_create_ex(const lucid_context_params* params, lucid_c
   if (!ctx) return LUCID_ERROR_OUT_OF_MEMORY;
   ctx->kind = kind;
   lucid_status s = guarded(ctx.get(), [&] {
-    const std::string path =
-        weights_path ? std::string(weights_path) : lucid::codec::default_weights_path(kind);
     if (kind == LUCID_MODEL_CODEC) {
-      ctx->codec = std::make_unique<lucid::codec::ImageCodec>(path, device);
+      const std::string path = weights_path ? weights_path : codec::default_weights_path();
+      ctx->codec = std::make_unique<codec::ImageCodec>(path, device);
       ctx->model_id = ctx->codec->model_id();
     } else {
-      ctx->restorer = lucid::codec::make_restorer(path, device);
-      ctx->model_id = lucid::codec::restorer_model_id(*ctx->restorer);
+      const std::string path = weights_path ? weights_path : rs::default_weights_path();
+      ctx->restorer = std::make_unique<rs::JpegRestorer>(path, device);
+      ctx->model_id = ctx->restorer->model_id();
     }
   });
   if (s != LUCID_OK) {
@@ -194,7 +266,7 @@ const char* lucid_context_model_id(const lucid_context* ctx) {
 lucid_status lucid_context_set_option(lucid_context* ctx, lucid_option option, int64_t value) {
   return guarded(ctx, [&] {
     auto bad = [&](const char* what) {
-      throw lucid::codec::CodecError(LUCID_ERROR_INVALID_ARGUMENT, what);
+      throw ApiError(LUCID_ERROR_INVALID_ARGUMENT, what);
     };
     switch (option) {
       case LUCID_OPT_THREADS:
@@ -211,11 +283,11 @@ lucid_status lucid_context_set_option(lucid_context* ctx, lucid_option option, i
         break;
       case LUCID_OPT_JPEG_CONSTRAINT:
         if (value != 0 && value != 1) bad("LUCID_OPT_JPEG_CONSTRAINT must be 0 or 1");
-        ctx->opts.jpeg_constraint = value == 1;
+        ctx->restore.constraint = value == 1;
         break;
       case LUCID_OPT_JPEG_QF:
         if (value < 0 || value > 100) bad("LUCID_OPT_JPEG_QF must be in 0..100");
-        ctx->opts.jpeg_qf = static_cast<int>(value);
+        ctx->restore.qf = static_cast<int>(value);
         break;
       default:
         bad("unknown option");
@@ -241,14 +313,14 @@ lucid_status lucid_encode_image(lucid_context* ctx, const uint8_t* rgb, uint32_t
                                 size_t* out_size) {
   return guarded(ctx, [&] {
     if (!rgb || !out || !out_size)
-      throw lucid::codec::CodecError(LUCID_ERROR_INVALID_ARGUMENT, "NULL argument");
+      throw ApiError(LUCID_ERROR_INVALID_ARGUMENT, "NULL argument");
     *out = nullptr;
     *out_size = 0;
     if (!ctx->codec)
-      throw lucid::codec::CodecError(LUCID_ERROR_INVALID_ARGUMENT,
+      throw ApiError(LUCID_ERROR_INVALID_ARGUMENT,
                                      "this context holds a restoration model, not a codec");
     if (!(quality >= 1.0f && quality <= 100.0f))
-      throw lucid::codec::CodecError(LUCID_ERROR_INVALID_ARGUMENT,
+      throw ApiError(LUCID_ERROR_INVALID_ARGUMENT,
                                      "quality must be in [1, 100]");
     auto bytes = ctx->codec->encode(rgb, width, height, stride, (quality - 1.0) / 99.0, ctx->opts);
     *out = copy_out(bytes);
@@ -261,11 +333,11 @@ lucid_status lucid_encode_image_to_size(lucid_context* ctx, const uint8_t* rgb, 
                                         uint8_t** out, size_t* out_size, float* quality_out) {
   return guarded(ctx, [&] {
     if (!rgb || !out || !out_size)
-      throw lucid::codec::CodecError(LUCID_ERROR_INVALID_ARGUMENT, "NULL argument");
+      throw ApiError(LUCID_ERROR_INVALID_ARGUMENT, "NULL argument");
     *out = nullptr;
     *out_size = 0;
     if (!ctx->codec)
-      throw lucid::codec::CodecError(LUCID_ERROR_INVALID_ARGUMENT,
+      throw ApiError(LUCID_ERROR_INVALID_ARGUMENT,
                                      "this context holds a restoration model, not a codec");
     double q01 = 0;
     auto bytes = ctx->codec->encode_to_size(rgb, width, height, stride, max_bytes, ctx->opts, &q01);
@@ -279,11 +351,11 @@ lucid_status lucid_decode_image(lucid_context* ctx, const uint8_t* data, size_t 
                                 uint8_t** rgb, uint32_t* width, uint32_t* height) {
   return guarded(ctx, [&] {
     if ((!data && size) || !rgb || !width || !height)
-      throw lucid::codec::CodecError(LUCID_ERROR_INVALID_ARGUMENT, "NULL argument");
+      throw ApiError(LUCID_ERROR_INVALID_ARGUMENT, "NULL argument");
     *rgb = nullptr;
     *width = *height = 0;
     if (!ctx->codec)
-      throw lucid::codec::CodecError(LUCID_ERROR_INVALID_ARGUMENT,
+      throw ApiError(LUCID_ERROR_INVALID_ARGUMENT,
                                      "this context holds a restoration model, not a codec");
     auto img = ctx->codec->decode(data, size, ctx->opts);
     *rgb = copy_out(img.rgb);
@@ -323,16 +395,16 @@ lucid_status lucid_restore_jpeg(lucid_context* ctx, const uint8_t* jpeg, size_t 
                                 uint8_t** rgb, uint32_t* width, uint32_t* height) {
   return guarded(ctx, [&] {
     if (!jpeg || !rgb || !width || !height)
-      throw lucid::codec::CodecError(LUCID_ERROR_INVALID_ARGUMENT, "NULL argument");
+      throw ApiError(LUCID_ERROR_INVALID_ARGUMENT, "NULL argument");
     *rgb = nullptr;
     *width = *height = 0;
     if (!ctx->restorer)
-      throw lucid::codec::CodecError(LUCID_ERROR_INVALID_ARGUMENT,
+      throw ApiError(LUCID_ERROR_INVALID_ARGUMENT,
                                      "this context holds a codec model, not a restorer");
-    auto img = lucid::codec::restore_jpeg(*ctx->restorer, jpeg, size, ctx->opts);
+    auto img = ctx->restorer->restore_jpeg(jpeg, size, restore_options(*ctx), ctx->restore.qf);
     *rgb = copy_out(img.rgb);
-    *width = img.width;
-    *height = img.height;
+    *width = static_cast<uint32_t>(img.width);
+    *height = static_cast<uint32_t>(img.height);
   });
 }
 
@@ -340,16 +412,18 @@ lucid_status lucid_restore_rgb(lucid_context* ctx, const uint8_t* rgb, uint32_t 
                                uint32_t height, size_t stride, int known_qf, uint8_t** out) {
   return guarded(ctx, [&] {
     if (!rgb || !out)
-      throw lucid::codec::CodecError(LUCID_ERROR_INVALID_ARGUMENT, "NULL argument");
+      throw ApiError(LUCID_ERROR_INVALID_ARGUMENT, "NULL argument");
     *out = nullptr;
     if (!ctx->restorer)
-      throw lucid::codec::CodecError(LUCID_ERROR_INVALID_ARGUMENT,
+      throw ApiError(LUCID_ERROR_INVALID_ARGUMENT,
                                      "this context holds a codec model, not a restorer");
     if (known_qf < 0 || known_qf > 100)
-      throw lucid::codec::CodecError(LUCID_ERROR_INVALID_ARGUMENT,
+      throw ApiError(LUCID_ERROR_INVALID_ARGUMENT,
                                      "known_qf must be 0 (unknown) or in [1, 100]");
-    auto img = lucid::codec::restore_rgb(*ctx->restorer, rgb, width, height, stride, known_qf,
-                                         ctx->opts);
+    if (width == 0 || height == 0 || width > 65535 || height > 65535)
+      throw ApiError(LUCID_ERROR_INVALID_ARGUMENT, "width and height must be in 1..65535");
+    auto img = ctx->restorer->restore(rgb, static_cast<int>(width), static_cast<int>(height),
+                                      stride, known_qf, restore_options(*ctx));
     *out = copy_out(img.rgb);
   });
 }

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-namespace lucid::app {
+namespace lucid::media {
 
 // Interleaved 8-bit RGB, row-major, no padding: rgb.size() == width * height * 3.
 struct Image {
@@ -87,4 +87,4 @@ void write_file_atomic(const std::string& path, const std::vector<uint8_t>& byte
 // larger than max_bytes (checked before reading when the size is known).
 std::vector<uint8_t> read_file(const std::string& path, size_t max_bytes = kMaxImageFileBytes);
 
-}  // namespace lucid::app
+}  // namespace lucid::media

@@ -8,14 +8,23 @@
 
 #include "lucid/models/codiff.h"
 #include "lucid/models/device.h"
+#include "lucid/models/model_files.h"
 #include "lucid/models/weights.h"
 #include "lucid/restoration/jpeg_constraint.h"
-#include "lucid/restoration/jpeg_io.h"
+#include "lucid/media/jpeg_io.h"
 
 namespace lucid::restoration {
 
 namespace F = torch::nn::functional;
 using Kind = RestoreError::Kind;
+
+std::string default_weights_path() {
+  try {
+    return models::find_model_file("codiff-small.lucidw");
+  } catch (const std::runtime_error& e) {
+    throw RestoreError(RestoreError::Kind::kModel, e.what());
+  }
+}
 
 const char* quality_source_str(QualitySource s) {
   switch (s) {

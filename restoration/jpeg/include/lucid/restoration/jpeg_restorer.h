@@ -106,4 +106,8 @@ class JpegRestorer {
   std::unique_ptr<Impl> impl_;
 };
 
+// The default restorer weights (codiff-small.lucidw), found by lucid::models::find_model_file.
+// Throws RestoreError(kModel) naming the paths tried.
+std::string default_weights_path();
+
 }  // namespace lucid::restoration

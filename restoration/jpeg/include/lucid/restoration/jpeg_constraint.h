@@ -14,7 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "lucid/restoration/jpeg_io.h"
+#include "lucid/media/jpeg_io.h"
 
 namespace lucid::jpeg {
 
