@@ -14,8 +14,8 @@ if(LUCID_TRAIN_ONLY)
   target_compile_definitions(lucid-train PRIVATE LUCID_TRAIN_ONLY)
   return()
 endif()
-find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs)
-target_link_libraries(lucid-train PRIVATE lucid::models lucid::entropy lucid::media ${OpenCV_LIBS})
+# Photos are decoded by lucid::media, the CLI's reader, so training sees the pixels inference sees.
+target_link_libraries(lucid-train PRIVATE lucid::models lucid::entropy lucid::media)
 
 add_executable(lucid
   cli/main.cpp

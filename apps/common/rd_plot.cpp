@@ -7,7 +7,6 @@
 #include <stdexcept>
 
 #include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "lucid/media/image_io.h"
@@ -169,11 +168,15 @@ void write_rd_plot_png(const std::string& path, const std::vector<RdSeries>& ser
     }
   }
 
-  std::vector<uchar> png;
-  if (!cv::imencode(".png", img, png))
-    throw media::ImageError(media::ImageErrorCode::kWriteFailed, path,
-                            "cannot write: PNG encoding failed");
-  media::write_file_atomic(path, std::vector<uint8_t>(png.begin(), png.end()), true);
+  // Encoded by lucid::media's PNG writer (the CLI's), not OpenCV's: one image writer.
+  cv::Mat rgb;
+  cv::cvtColor(img, rgb, cv::COLOR_BGR2RGB);
+  media::Image out;
+  out.width = rgb.cols;
+  out.height = rgb.rows;
+  out.rgb.assign(rgb.data, rgb.data + rgb.total() * rgb.elemSize());
+  // PNG whatever the path's extension says, as the function's name promises.
+  media::write_file_atomic(path, media::encode_image_for_path("plot.png", out), /*overwrite=*/true);
 }
 
 }  // namespace lucid::app
