@@ -13,6 +13,7 @@
 #include "lucid/codec/image_codec.h"
 #include "lucid/entropy/container.h"
 #include "lucid/lucid.h"
+#include "lucid/media/limits.h"
 #include "lucid/models/device.h"
 #include "lucid/restoration/jpeg_restorer.h"
 
@@ -67,6 +68,12 @@ LUCID_SAME_STATUS(LUCID_ERROR_DEVICE, kDevice);
 LUCID_SAME_STATUS(LUCID_ERROR_BAD_IMAGE, kBadImage);
 LUCID_SAME_STATUS(LUCID_ERROR_INTERNAL, kInternal);
 #undef LUCID_SAME_STATUS
+
+// One size limit for every pipeline: the media module's, which the .lucid container shares.
+constexpr uint64_t kMaxPixels = lucid::media::kMaxImagePixels;
+constexpr uint32_t kMaxSide = lucid::media::kMaxImageSide;
+static_assert(kMaxPixels == lucid::entropy::kMaxPixels && kMaxSide == lucid::entropy::kMaxSide,
+              "image limits and .lucid container limits differ");
 
 lucid_status status_for(rs::RestoreError::Kind k) {
   switch (k) {
@@ -274,7 +281,8 @@ lucid_status lucid_context_set_option(lucid_context* ctx, lucid_option option, i
         ctx->opts.threads = static_cast<int>(value);
         break;
       case LUCID_OPT_MAX_PIXELS:
-        if (value < 1 || value > (int64_t{1} << 28)) bad("LUCID_OPT_MAX_PIXELS must be in 1..2^28");
+        if (value < 1 || static_cast<uint64_t>(value) > kMaxPixels)
+          bad("LUCID_OPT_MAX_PIXELS must be in 1..2^28");
         ctx->opts.max_pixels = static_cast<uint64_t>(value);
         break;
       case LUCID_OPT_TILE:
@@ -420,7 +428,7 @@ lucid_status lucid_restore_rgb(lucid_context* ctx, const uint8_t* rgb, uint32_t 
     if (known_qf < 0 || known_qf > 100)
       throw ApiError(LUCID_ERROR_INVALID_ARGUMENT,
                                      "known_qf must be 0 (unknown) or in [1, 100]");
-    if (width == 0 || height == 0 || width > 65535 || height > 65535)
+    if (width == 0 || height == 0 || width > kMaxSide || height > kMaxSide)
       throw ApiError(LUCID_ERROR_INVALID_ARGUMENT, "width and height must be in 1..65535");
     auto img = ctx->restorer->restore(rgb, static_cast<int>(width), static_cast<int>(height),
                                       stride, known_qf, restore_options(*ctx));

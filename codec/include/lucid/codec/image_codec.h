@@ -11,6 +11,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "lucid/entropy/container.h"
+
 namespace lucid::codec {
 
 // Why a codec call failed. The numbers are those of the C API's lucid_status of the same name
@@ -45,7 +47,7 @@ class CodecError : public std::runtime_error {
 
 struct RunOptions {
   int threads = 2;
-  uint64_t max_pixels = uint64_t{1} << 28;
+  uint64_t max_pixels = entropy::kMaxPixels;  // the .lucid container's limit
   int tile = 1024;  // pixels; larger images run the transforms tile by tile
   std::function<bool(uint64_t done, uint64_t total)> progress;  // false = abort
 };

@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "lucid/media/limits.h"
+
 namespace lucid::restoration {
 
 class RestoreError : public std::runtime_error {
@@ -36,7 +38,7 @@ class RestoreError : public std::runtime_error {
 
 struct RestoreOptions {
   int threads = 2;
-  uint64_t max_pixels = uint64_t{1} << 28;
+  uint64_t max_pixels = media::kMaxImagePixels;
   // Tile side (pixels, rounded down to a multiple of 8, at least 64) and overlap between tiles
   // (multiple of 8, at most tile / 2). Peak memory grows with tile * image width, not with the
   // image area (apart from the input and output buffers themselves).

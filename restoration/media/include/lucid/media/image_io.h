@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "lucid/media/limits.h"
+
 namespace lucid::media {
 
 // Interleaved 8-bit RGB, row-major, no padding: rgb.size() == width * height * 3.
@@ -44,10 +46,6 @@ class ImageError : public std::runtime_error {
   std::string path_;
   std::string reason_;
 };
-
-constexpr uint32_t kMaxImageSide = 65535;
-constexpr uint64_t kMaxImagePixels = uint64_t{1} << 28;
-constexpr size_t kMaxImageFileBytes = size_t{2} << 30;  // 2 GiB: a 16-bit PPM at the pixel limit
 
 // Reads an image, detecting the format from its first bytes (never from the extension):
 //  - PNG: any colour type, 1..16 bits, interlaced or not. 16-bit samples become 8-bit with

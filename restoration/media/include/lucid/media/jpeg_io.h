@@ -1,4 +1,5 @@
-// JPEG decode/encode and quantization-table analysis for the restoration path.
+// JPEG decode/encode and quantization-table analysis (lucid::media: the CLI, the trainers and
+// the JPEG restorer read JPEG files through it).
 //
 // Plain C++17 on top of the libjpeg API of libjpeg-turbo: no LibTorch, no OpenCV. Decoding is
 // safe on untrusted bytes: every libjpeg error and every data-integrity warning ends in a Status,
@@ -14,6 +15,8 @@
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "lucid/media/limits.h"
 
 namespace lucid::jpeg {
 
@@ -52,8 +55,8 @@ struct DecodedJpeg {
 // coefficient buffer (2 bytes per coded sample: 6 B/pixel at 4:4:4, 3 B/pixel at 4:2:0), so
 // the default 2^28-pixel limit admits up to ~2.4 GB; lower max_pixels for untrusted services.
 struct Limits {
-  uint64_t max_pixels = uint64_t{1} << 28;
-  uint32_t max_side = 65535;
+  uint64_t max_pixels = media::kMaxImagePixels;
+  uint32_t max_side = media::kMaxImageSide;
   // Progressive files may carry thousands of tiny scans that make decoding very slow (a known
   // denial-of-service pattern); more SOS markers than this is kCorrupt. Real encoders use < 20.
   uint32_t max_scans = 500;
