@@ -2,6 +2,7 @@
 // lucid::restoration's JpegRestorer), which know nothing of it.
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
@@ -9,6 +10,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "lucid/codec/image_codec.h"
 #include "lucid/entropy/container.h"
@@ -26,11 +28,24 @@ struct RestoreSettings {
   int qf = 0;              // 1..100 overrides the file's quality factor
 };
 
-struct lucid_context {
+// Loaded weights: immutable once built, shared by every context made from them (the pipelines'
+// const methods may run concurrently).
+struct LoadedModel {
   lucid_model_kind kind = LUCID_MODEL_CODEC;
-  std::unique_ptr<codec::ImageCodec> codec;
-  std::unique_ptr<rs::JpegRestorer> restorer;
+  std::unique_ptr<const codec::ImageCodec> codec;
+  std::unique_ptr<const rs::JpegRestorer> restorer;
   std::string model_id;
+};
+
+// The model handle: a reference to shared weights (contexts hold their own reference, so the
+// handle may be destroyed before them).
+struct lucid_model {
+  std::shared_ptr<const LoadedModel> loaded;
+};
+
+// Per-call state over shared weights: options, callback, last error.
+struct lucid_context {
+  std::shared_ptr<const LoadedModel> model;
   codec::RunOptions opts;
   RestoreSettings restore;
   std::string last_error;
@@ -100,36 +115,119 @@ rs::RestoreOptions restore_options(const lucid_context& ctx) {
 
 thread_local std::string g_create_error;
 
-// Runs fn, turning every exception into a status and the context's message.
+// Runs fn, turning every exception into a status and a message in `error`.
 template <typename Fn>
-lucid_status guarded(lucid_context* ctx, Fn&& fn) {
-  if (!ctx) return LUCID_ERROR_INVALID_ARGUMENT;
-  ctx->last_error.clear();
+lucid_status guarded_into(std::string& error, Fn&& fn) {
+  error.clear();
   try {
     fn();
     return LUCID_OK;
   } catch (const ApiError& e) {
-    ctx->last_error = e.what();
+    error = e.what();
     return e.status();
   } catch (const codec::CodecError& e) {
-    ctx->last_error = e.what();
+    error = e.what();
     return static_cast<lucid_status>(e.status());
   } catch (const rs::RestoreError& e) {
-    ctx->last_error = e.what();
+    error = e.what();
     return status_for(e.kind());
   } catch (const std::bad_alloc&) {
-    ctx->last_error = "out of memory";
+    error = "out of memory";
     return LUCID_ERROR_OUT_OF_MEMORY;
   } catch (const c10::Error& e) {
-    ctx->last_error = std::string("internal error: ") + e.what_without_backtrace();
+    error = std::string("internal error: ") + e.what_without_backtrace();
     return LUCID_ERROR_INTERNAL;
   } catch (const std::exception& e) {
-    ctx->last_error = std::string("internal error: ") + e.what();
+    error = std::string("internal error: ") + e.what();
     return LUCID_ERROR_INTERNAL;
   } catch (...) {
-    ctx->last_error = "internal error: unknown exception";
+    error = "internal error: unknown exception";
     return LUCID_ERROR_INTERNAL;
   }
+}
+
+// The same with the context's message.
+template <typename Fn>
+lucid_status guarded(lucid_context* ctx, Fn&& fn) {
+  if (!ctx) return LUCID_ERROR_INVALID_ARGUMENT;
+  return guarded_into(ctx->last_error, std::forward<Fn>(fn));
+}
+
+const codec::ImageCodec& codec_of(const lucid_context* ctx) {
+  if (!ctx->model->codec)
+    throw ApiError(LUCID_ERROR_INVALID_ARGUMENT,
+                   "this context holds a restoration model, not a codec");
+  return *ctx->model->codec;
+}
+
+const rs::JpegRestorer& restorer_of(const lucid_context* ctx) {
+  if (!ctx->model->restorer)
+    throw ApiError(LUCID_ERROR_INVALID_ARGUMENT,
+                   "this context holds a codec model, not a restorer");
+  return *ctx->model->restorer;
+}
+
+lucid_quality_source source_for(rs::QualitySource s) {
+  switch (s) {
+    case rs::QualitySource::kUser: return LUCID_QUALITY_FROM_USER;
+    case rs::QualitySource::kFileExact: return LUCID_QUALITY_FROM_FILE_TABLES;
+    case rs::QualitySource::kFileEstimate: return LUCID_QUALITY_FROM_FILE_ESTIMATE;
+    case rs::QualitySource::kCave: return LUCID_QUALITY_FROM_MODEL;
+  }
+  return LUCID_QUALITY_FROM_MODEL;
+}
+
+// Checks a caller's lucid_restore_info before any work (NULL is fine: no metadata wanted).
+void check_info(const lucid_restore_info* info) {
+  if (info && (info->struct_size < sizeof(uint32_t) || info->struct_size > (1u << 16)))
+    throw ApiError(LUCID_ERROR_INVALID_ARGUMENT,
+                   "lucid_restore_info.struct_size is not set (call lucid_restore_info_init)");
+}
+
+// Writes the fields the caller's struct has room for (older callers have a shorter struct).
+void fill_info(lucid_restore_info* info, const rs::RestoredImage& img) {
+  if (!info) return;
+  lucid_restore_info full;
+  lucid_restore_info_init(&full);
+  full.width = static_cast<uint32_t>(img.width);
+  full.height = static_cast<uint32_t>(img.height);
+  full.quality = img.quality;
+  full.quality_source = source_for(img.quality_source);
+  full.model_quality = static_cast<float>(img.cave_quality);
+  full.constrained = img.constrained ? 1 : 0;
+  full.tiles = img.tiles;
+  const uint32_t n = std::min<uint32_t>(info->struct_size, sizeof full);
+  full.struct_size = info->struct_size;
+  std::memcpy(info, &full, n);
+}
+
+// Parses creation parameters into a device string; false with `error` set when invalid.
+bool read_params(const lucid_context_params* params, lucid_context_params* p,
+                 std::string* device, std::string* error) {
+  // Callers built against an older, shorter struct get the defaults for the fields they lack.
+  lucid_context_params_init(p);
+  if (params) {
+    if (params->struct_size < offsetof(lucid_context_params, device) ||
+        params->struct_size > sizeof *p) {
+      *error = "lucid_context_params.struct_size is not a size this library knows "
+               "(call lucid_context_params_init)";
+      return false;
+    }
+    std::memcpy(p, params, params->struct_size);
+  }
+  if (!params || (p->kind != LUCID_MODEL_CODEC && p->kind != LUCID_MODEL_RESTORE)) {
+    *error = "invalid argument";
+    return false;
+  }
+  if (p->device == LUCID_DEVICE_CPU) {
+    *device = "cpu";
+  } else if (p->device == LUCID_DEVICE_CUDA && p->device_index >= 0 && p->device_index < 1000) {
+    *device = "cuda:" + std::to_string(p->device_index);
+  } else {
+    *error = "unknown device or device index";
+    return false;
+  }
+  return true;
 }
 
 uint8_t* copy_out(const std::vector<uint8_t>& v) {
@@ -144,6 +242,8 @@ uint8_t* copy_out(const std::vector<uint8_t>& v) {
 extern "C" {
 
 const char* lucid_version(void) { return LUCID_VERSION_STRING; }
+
+uint32_t lucid_version_number(void) { return LUCID_VERSION_NUMBER; }
 
 const char* lucid_build_info(void) {
   static const std::string info = [] {
@@ -208,56 +308,78 @@ lucid_status lucid_context_create(const char* weights_path, lucid_model_kind kin
   return lucid_context_create_ex(&p, out);
 }
 
-lucid_status lucid_context_create_ex(const lucid_context_params* params, lucid_context** out) {
+lucid_status lucid_model_load(const lucid_context_params* params, lucid_model** out) {
   g_create_error.clear();
-  // Callers built against an older, shorter struct get the defaults for the fields they lack.
-  lucid_context_params p;
-  lucid_context_params_init(&p);
-  if (params) {
-    if (params->struct_size < offsetof(lucid_context_params, device) ||
-        params->struct_size > sizeof p) {
-      g_create_error = "lucid_context_params.struct_size is not a size this library knows "
-                       "(call lucid_context_params_init)";
-      return LUCID_ERROR_INVALID_ARGUMENT;
-    }
-    std::memcpy(&p, params, params->struct_size);
-  }
-  const char* weights_path = p.weights_path;
-  const lucid_model_kind kind = p.kind;
-  if (!params || !out || (kind != LUCID_MODEL_CODEC && kind != LUCID_MODEL_RESTORE)) {
+  if (!out) {
     g_create_error = "invalid argument";
     return LUCID_ERROR_INVALID_ARGUMENT;
   }
   *out = nullptr;
+  lucid_context_params p;
   std::string device;
-  if (p.device == LUCID_DEVICE_CPU) {
-    device = "cpu";
-  } else if (p.device == LUCID_DEVICE_CUDA && p.device_index >= 0 && p.device_index < 1000) {
-    device = "cuda:" + std::to_string(p.device_index);
-  } else {
-    g_create_error = "unknown device or device index";
-    return LUCID_ERROR_INVALID_ARGUMENT;
-  }
-  auto ctx = std::unique_ptr<lucid_context>(new (std::nothrow) lucid_context());
-  if (!ctx) return LUCID_ERROR_OUT_OF_MEMORY;
-  ctx->kind = kind;
-  lucid_status s = guarded(ctx.get(), [&] {
-    if (kind == LUCID_MODEL_CODEC) {
-      const std::string path = weights_path ? weights_path : codec::default_weights_path();
-      ctx->codec = std::make_unique<codec::ImageCodec>(path, device);
-      ctx->model_id = ctx->codec->model_id();
+  if (!read_params(params, &p, &device, &g_create_error)) return LUCID_ERROR_INVALID_ARGUMENT;
+  auto model = std::unique_ptr<lucid_model>(new (std::nothrow) lucid_model());
+  if (!model) return LUCID_ERROR_OUT_OF_MEMORY;
+  std::string error;
+  const lucid_status s = guarded_into(error, [&] {
+    auto loaded = std::make_shared<LoadedModel>();
+    loaded->kind = p.kind;
+    if (p.kind == LUCID_MODEL_CODEC) {
+      const std::string path = p.weights_path ? p.weights_path : codec::default_weights_path();
+      loaded->codec = std::make_unique<const codec::ImageCodec>(path, device);
+      loaded->model_id = loaded->codec->model_id();
     } else {
-      const std::string path = weights_path ? weights_path : rs::default_weights_path();
-      ctx->restorer = std::make_unique<rs::JpegRestorer>(path, device);
-      ctx->model_id = ctx->restorer->model_id();
+      const std::string path = p.weights_path ? p.weights_path : rs::default_weights_path();
+      loaded->restorer = std::make_unique<const rs::JpegRestorer>(path, device);
+      loaded->model_id = loaded->restorer->model_id();
     }
+    model->loaded = std::move(loaded);
   });
   if (s != LUCID_OK) {
-    g_create_error = ctx->last_error;
+    g_create_error = error;
     return s;
   }
+  *out = model.release();
+  return LUCID_OK;
+}
+
+void lucid_model_destroy(lucid_model* model) { delete model; }
+
+const char* lucid_model_id(const lucid_model* model) {
+  return model && model->loaded ? model->loaded->model_id.c_str() : "";
+}
+
+lucid_model_kind lucid_model_get_kind(const lucid_model* model) {
+  return model && model->loaded ? model->loaded->kind : LUCID_MODEL_CODEC;
+}
+
+lucid_status lucid_context_create_from_model(lucid_model* model, lucid_context** out) {
+  g_create_error.clear();
+  if (!model || !model->loaded || !out) {
+    g_create_error = "invalid argument";
+    return LUCID_ERROR_INVALID_ARGUMENT;
+  }
+  *out = nullptr;
+  auto ctx = std::unique_ptr<lucid_context>(new (std::nothrow) lucid_context());
+  if (!ctx) return LUCID_ERROR_OUT_OF_MEMORY;
+  ctx->model = model->loaded;
   *out = ctx.release();
   return LUCID_OK;
+}
+
+lucid_status lucid_context_create_ex(const lucid_context_params* params, lucid_context** out) {
+  if (out) *out = nullptr;
+  lucid_model* model = nullptr;
+  lucid_status s = lucid_model_load(params, &model);
+  if (s != LUCID_OK) return s;
+  if (!out) {
+    lucid_model_destroy(model);
+    g_create_error = "invalid argument";
+    return LUCID_ERROR_INVALID_ARGUMENT;
+  }
+  s = lucid_context_create_from_model(model, out);
+  lucid_model_destroy(model);  // the context keeps the weights alive
+  return s;
 }
 
 void lucid_context_destroy(lucid_context* ctx) { delete ctx; }
@@ -267,7 +389,7 @@ const char* lucid_last_error(const lucid_context* ctx) {
 }
 
 const char* lucid_context_model_id(const lucid_context* ctx) {
-  return ctx ? ctx->model_id.c_str() : "";
+  return ctx && ctx->model ? ctx->model->model_id.c_str() : "";
 }
 
 lucid_status lucid_context_set_option(lucid_context* ctx, lucid_option option, int64_t value) {
@@ -324,13 +446,11 @@ lucid_status lucid_encode_image(lucid_context* ctx, const uint8_t* rgb, uint32_t
       throw ApiError(LUCID_ERROR_INVALID_ARGUMENT, "NULL argument");
     *out = nullptr;
     *out_size = 0;
-    if (!ctx->codec)
-      throw ApiError(LUCID_ERROR_INVALID_ARGUMENT,
-                                     "this context holds a restoration model, not a codec");
+    const codec::ImageCodec& c = codec_of(ctx);
     if (!(quality >= 1.0f && quality <= 100.0f))
       throw ApiError(LUCID_ERROR_INVALID_ARGUMENT,
-                                     "quality must be in [1, 100]");
-    auto bytes = ctx->codec->encode(rgb, width, height, stride, (quality - 1.0) / 99.0, ctx->opts);
+                     "quality must be in [1, 100]");
+    auto bytes = c.encode(rgb, width, height, stride, (quality - 1.0) / 99.0, ctx->opts);
     *out = copy_out(bytes);
     *out_size = bytes.size();
   });
@@ -344,11 +464,8 @@ lucid_status lucid_encode_image_to_size(lucid_context* ctx, const uint8_t* rgb, 
       throw ApiError(LUCID_ERROR_INVALID_ARGUMENT, "NULL argument");
     *out = nullptr;
     *out_size = 0;
-    if (!ctx->codec)
-      throw ApiError(LUCID_ERROR_INVALID_ARGUMENT,
-                                     "this context holds a restoration model, not a codec");
     double q01 = 0;
-    auto bytes = ctx->codec->encode_to_size(rgb, width, height, stride, max_bytes, ctx->opts, &q01);
+    auto bytes = codec_of(ctx).encode_to_size(rgb, width, height, stride, max_bytes, ctx->opts, &q01);
     *out = copy_out(bytes);
     *out_size = bytes.size();
     if (quality_out) *quality_out = static_cast<float>(1.0 + 99.0 * q01);
@@ -362,10 +479,7 @@ lucid_status lucid_decode_image(lucid_context* ctx, const uint8_t* data, size_t 
       throw ApiError(LUCID_ERROR_INVALID_ARGUMENT, "NULL argument");
     *rgb = nullptr;
     *width = *height = 0;
-    if (!ctx->codec)
-      throw ApiError(LUCID_ERROR_INVALID_ARGUMENT,
-                                     "this context holds a restoration model, not a codec");
-    auto img = ctx->codec->decode(data, size, ctx->opts);
+    auto img = codec_of(ctx).decode(data, size, ctx->opts);
     *rgb = copy_out(img.rgb);
     *width = img.width;
     *height = img.height;
@@ -399,41 +513,64 @@ lucid_status lucid_stream_get_info(const uint8_t* data, size_t size, lucid_strea
   }
 }
 
+void lucid_restore_info_init(lucid_restore_info* info) {
+  if (!info) return;
+  std::memset(info, 0, sizeof *info);
+  info->struct_size = sizeof *info;
+}
+
+lucid_status lucid_restore_jpeg_ex(lucid_context* ctx, const uint8_t* jpeg, size_t size,
+                                   uint8_t** rgb, lucid_restore_info* info) {
+  return guarded(ctx, [&] {
+    if (!jpeg || !rgb) throw ApiError(LUCID_ERROR_INVALID_ARGUMENT, "NULL argument");
+    *rgb = nullptr;
+    check_info(info);
+    const rs::JpegRestorer& r = restorer_of(ctx);
+    auto img = r.restore_jpeg(jpeg, size, restore_options(*ctx), ctx->restore.qf);
+    *rgb = copy_out(img.rgb);
+    fill_info(info, img);
+  });
+}
+
 lucid_status lucid_restore_jpeg(lucid_context* ctx, const uint8_t* jpeg, size_t size,
                                 uint8_t** rgb, uint32_t* width, uint32_t* height) {
+  if (!width || !height) {
+    if (ctx) ctx->last_error = "NULL argument";
+    return LUCID_ERROR_INVALID_ARGUMENT;
+  }
+  *width = *height = 0;
+  lucid_restore_info info;
+  lucid_restore_info_init(&info);
+  const lucid_status s = lucid_restore_jpeg_ex(ctx, jpeg, size, rgb, &info);
+  if (s == LUCID_OK) {
+    *width = info.width;
+    *height = info.height;
+  }
+  return s;
+}
+
+lucid_status lucid_restore_rgb_ex(lucid_context* ctx, const uint8_t* rgb, uint32_t width,
+                                  uint32_t height, size_t stride, int known_qf, uint8_t** out,
+                                  lucid_restore_info* info) {
   return guarded(ctx, [&] {
-    if (!jpeg || !rgb || !width || !height)
-      throw ApiError(LUCID_ERROR_INVALID_ARGUMENT, "NULL argument");
-    *rgb = nullptr;
-    *width = *height = 0;
-    if (!ctx->restorer)
-      throw ApiError(LUCID_ERROR_INVALID_ARGUMENT,
-                                     "this context holds a codec model, not a restorer");
-    auto img = ctx->restorer->restore_jpeg(jpeg, size, restore_options(*ctx), ctx->restore.qf);
-    *rgb = copy_out(img.rgb);
-    *width = static_cast<uint32_t>(img.width);
-    *height = static_cast<uint32_t>(img.height);
+    if (!rgb || !out) throw ApiError(LUCID_ERROR_INVALID_ARGUMENT, "NULL argument");
+    *out = nullptr;
+    check_info(info);
+    const rs::JpegRestorer& r = restorer_of(ctx);
+    if (known_qf < 0 || known_qf > 100)
+      throw ApiError(LUCID_ERROR_INVALID_ARGUMENT, "known_qf must be 0 (unknown) or in [1, 100]");
+    if (width == 0 || height == 0 || width > kMaxSide || height > kMaxSide)
+      throw ApiError(LUCID_ERROR_INVALID_ARGUMENT, "width and height must be in 1..65535");
+    auto img = r.restore(rgb, static_cast<int>(width), static_cast<int>(height), stride, known_qf,
+                         restore_options(*ctx));
+    *out = copy_out(img.rgb);
+    fill_info(info, img);
   });
 }
 
 lucid_status lucid_restore_rgb(lucid_context* ctx, const uint8_t* rgb, uint32_t width,
                                uint32_t height, size_t stride, int known_qf, uint8_t** out) {
-  return guarded(ctx, [&] {
-    if (!rgb || !out)
-      throw ApiError(LUCID_ERROR_INVALID_ARGUMENT, "NULL argument");
-    *out = nullptr;
-    if (!ctx->restorer)
-      throw ApiError(LUCID_ERROR_INVALID_ARGUMENT,
-                                     "this context holds a codec model, not a restorer");
-    if (known_qf < 0 || known_qf > 100)
-      throw ApiError(LUCID_ERROR_INVALID_ARGUMENT,
-                                     "known_qf must be 0 (unknown) or in [1, 100]");
-    if (width == 0 || height == 0 || width > kMaxSide || height > kMaxSide)
-      throw ApiError(LUCID_ERROR_INVALID_ARGUMENT, "width and height must be in 1..65535");
-    auto img = ctx->restorer->restore(rgb, static_cast<int>(width), static_cast<int>(height),
-                                      stride, known_qf, restore_options(*ctx));
-    *out = copy_out(img.rgb);
-  });
+  return lucid_restore_rgb_ex(ctx, rgb, width, height, stride, known_qf, out, nullptr);
 }
 
 void lucid_free(void* p) { std::free(p); }

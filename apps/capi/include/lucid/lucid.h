@@ -17,9 +17,22 @@
  * Conventions: every function returns a lucid_status; on failure the context's
  * lucid_last_error() explains why. No C++ exception and no abort() crosses this API. Memory
  * that Lucid returns is released with lucid_free(). Images are 8-bit RGB, interleaved, rows
- * `stride` bytes apart. A context holds loaded weights; use one context per thread (contexts
- * are independent; LibTorch's thread count is process-wide, so set LUCID_OPT_THREADS to the
- * same value on contexts used concurrently).
+ * `stride` bytes apart.
+ *
+ * Models and contexts (whisper.cpp's model/state split): a lucid_model holds loaded weights,
+ * immutable and shared by any number of threads; a lucid_context is the per-call state over
+ * one model (options, progress callback, last error). Several threads share one model with
+ * one context each (a context is used by one thread at a time):
+ *
+ *   lucid_context_params p;  lucid_context_params_init(&p);   p.kind = LUCID_MODEL_CODEC;
+ *   lucid_model* model = NULL;  lucid_model_load(&p, &model);   (weights loaded once)
+ *   per thread:  lucid_context* ctx = NULL;  lucid_context_create_from_model(model, &ctx);
+ *                ... lucid_encode_image(ctx, ...) ...;  lucid_context_destroy(ctx);
+ *   lucid_model_destroy(model);   (contexts keep the weights alive until they are destroyed)
+ *
+ * lucid_context_create() and lucid_context_create_ex() load a model and make one context over
+ * it in one call (a context that owns its weights). LibTorch's thread count is process-wide:
+ * set LUCID_OPT_THREADS to the same value on contexts used concurrently.
  */
 #ifndef LUCID_LUCID_H_
 #define LUCID_LUCID_H_
@@ -36,6 +49,14 @@ extern "C" {
 #else
 #define LUCID_API
 #endif
+
+/* Version of this header (the library's own: lucid_version_number(), lucid_version()). */
+#define LUCID_VERSION_MAJOR 0
+#define LUCID_VERSION_MINOR 1
+#define LUCID_VERSION_PATCH 0
+/* MAJOR * 10000 + MINOR * 100 + PATCH, e.g. 100 for 0.1.0: compare with #if. */
+#define LUCID_VERSION_NUMBER \
+  (LUCID_VERSION_MAJOR * 10000 + LUCID_VERSION_MINOR * 100 + LUCID_VERSION_PATCH)
 
 /* Stable and append-only: values never change meaning. */
 typedef enum lucid_status {
@@ -93,12 +114,15 @@ typedef struct lucid_context_params {
   int32_t device_index;     /* CUDA ordinal, 0.. ; default 0 */
 } lucid_context_params;
 
+typedef struct lucid_model lucid_model;
 typedef struct lucid_context lucid_context;
 
 /* Called with done/total work units; return non-zero to abort (LUCID_ERROR_ABORTED). */
 typedef int (*lucid_progress_fn)(void* user_data, uint64_t done, uint64_t total);
 
 LUCID_API const char* lucid_version(void);
+/* LUCID_VERSION_NUMBER of the library (may differ from the header's a program was built with). */
+LUCID_API uint32_t lucid_version_number(void);
 /* Build details: Lucid version, LibTorch version, devices. */
 LUCID_API const char* lucid_build_info(void);
 LUCID_API const char* lucid_status_str(lucid_status status);
@@ -114,6 +138,18 @@ LUCID_API void lucid_context_params_init(lucid_context_params* params);
  * a CPU-only build) fails with LUCID_ERROR_DEVICE, never a silent fallback to the CPU. */
 LUCID_API lucid_status lucid_context_create_ex(const lucid_context_params* params,
                                                lucid_context** out);
+/* Loads weights (kind, weights_path, device of `params`, which must not be NULL) into a model
+ * handle, immutable and shareable across threads. On failure *out is NULL and
+ * lucid_last_error(NULL) explains (LUCID_ERROR_MODEL, LUCID_ERROR_DEVICE, ...). */
+LUCID_API lucid_status lucid_model_load(const lucid_context_params* params, lucid_model** out);
+/* NULL-safe. Contexts made from the model keep its weights alive until they are destroyed. */
+LUCID_API void lucid_model_destroy(lucid_model* model);
+/* Stable model id (e.g. "fat-small") of the loaded weights; "" for NULL. */
+LUCID_API const char* lucid_model_id(const lucid_model* model);
+LUCID_API lucid_model_kind lucid_model_get_kind(const lucid_model* model);
+/* Per-call state over a loaded model: cheap (no weights are copied). Options start at their
+ * defaults. Fails only for a NULL argument or out of memory (message in lucid_last_error(NULL)). */
+LUCID_API lucid_status lucid_context_create_from_model(lucid_model* model, lucid_context** out);
 /* Number of usable CUDA devices: 0 without a GPU or in a CPU-only build. */
 LUCID_API int lucid_cuda_device_count(void);
 LUCID_API void lucid_context_destroy(lucid_context* ctx); /* NULL-safe */
@@ -157,6 +193,39 @@ LUCID_API lucid_status lucid_stream_get_info(const uint8_t* data, size_t size,
                                              lucid_stream_info* info);
 
 /* ---- JPEG artifact removal ------------------------------------------------------------- */
+
+/* Where the quality factor given to the restorer came from. Append-only. */
+typedef enum lucid_quality_source {
+  LUCID_QUALITY_FROM_USER = 1,           /* LUCID_OPT_JPEG_QF or lucid_restore_rgb's known_qf */
+  LUCID_QUALITY_FROM_FILE_TABLES = 2,    /* the file's tables are IJG tables of that quality */
+  LUCID_QUALITY_FROM_FILE_ESTIMATE = 3,  /* the file's tables fitted to the nearest IJG quality */
+  LUCID_QUALITY_FROM_MODEL = 4           /* no usable tables: the model's (CaVE's) estimate */
+} lucid_quality_source;
+
+/* What a restoration did. Size-prefixed: call lucid_restore_info_init() first; a library
+ * newer than the caller writes only the fields the caller's struct_size covers. */
+typedef struct lucid_restore_info {
+  uint32_t struct_size;  /* sizeof(lucid_restore_info); set by lucid_restore_info_init */
+  uint32_t width;
+  uint32_t height;
+  int32_t quality;       /* quality factor the restorer was given, 1..100 */
+  lucid_quality_source quality_source;
+  float model_quality;   /* the model's own quality estimate, 1..100 (for information) */
+  int32_t constrained;   /* 1: projected onto the JPEG file's quantization constraint set */
+  int32_t tiles;         /* tiles the image was restored in */
+} lucid_restore_info;
+LUCID_API void lucid_restore_info_init(lucid_restore_info* info);
+
+/* lucid_restore_jpeg with its metadata: `info` (may be NULL) receives the size, the quality
+ * factor used and its source, and whether the projection was applied. Output stride =
+ * width * 3. */
+LUCID_API lucid_status lucid_restore_jpeg_ex(lucid_context* ctx, const uint8_t* jpeg, size_t size,
+                                             uint8_t** rgb, lucid_restore_info* info);
+/* lucid_restore_rgb with its metadata (`info` may be NULL; constrained is always 0 here). */
+LUCID_API lucid_status lucid_restore_rgb_ex(lucid_context* ctx, const uint8_t* rgb,
+                                            uint32_t width, uint32_t height, size_t stride,
+                                            int known_qf, uint8_t** out,
+                                            lucid_restore_info* info);
 
 /* Restores a JPEG file's image (bytes in, RGB out). The quality factor is read from the
  * file's quantization tables (unless LUCID_OPT_JPEG_QF sets it), and the result is kept
