@@ -24,3 +24,7 @@ add_executable(lucid
   cli/cmd_restore.cpp
   cli/rd.cpp)
 target_link_libraries(lucid PRIVATE lucid::capi lucid::appsupport lucid::media)
+if(LUCID_INSTALL)
+  set_target_properties(lucid PROPERTIES INSTALL_RPATH "${TORCH_INSTALL_PREFIX}/lib")
+  install(TARGETS lucid RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()

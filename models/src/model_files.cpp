@@ -6,6 +6,14 @@
 #include <cstdlib>
 #include <stdexcept>
 
+// The installed model folder relative to an installed library / executable (set by CMake).
+#ifndef LUCID_MODELS_FROM_LIBDIR
+#define LUCID_MODELS_FROM_LIBDIR "../share/lucid/models"
+#endif
+#ifndef LUCID_MODELS_FROM_BINDIR
+#define LUCID_MODELS_FROM_BINDIR "../share/lucid/models"
+#endif
+
 namespace lucid::models {
 
 namespace {
@@ -42,7 +50,13 @@ std::vector<std::string> model_search_dirs() {
   std::vector<std::string> dirs;
   if (const char* env = std::getenv("LUCID_MODEL_DIR"); env && *env) dirs.emplace_back(env);
   const std::string self = own_binary();
-  if (!self.empty()) dirs.push_back(parent(parent(self)) + "/share/lucid/models");
+  if (!self.empty()) {
+    // <prefix>/lib/liblucid.so or <prefix>/bin/lucid -> <prefix>/share/lucid/models
+    for (const char* rel : {LUCID_MODELS_FROM_LIBDIR, LUCID_MODELS_FROM_BINDIR}) {
+      const std::string d = parent(self) + "/" + rel;
+      if (dirs.empty() || dirs.back() != d) dirs.push_back(d);
+    }
+  }
 #ifdef LUCID_INSTALL_MODEL_DIR
   dirs.emplace_back(LUCID_INSTALL_MODEL_DIR);
 #endif
