@@ -35,6 +35,19 @@ cc -std=c99 -Wall -Wextra -o "$tmp/consumer_pc" "$here/consumer.c" $flags \
 "$tmp/consumer_pc"
 echo "pkg-config consumer: ok"
 
+# The static archive: everything of Lucid in one liblucid.a, the rest from Libs.private.
+static="$(dirname "$lib")/liblucid.a"
+[ -f "$static" ] || { echo "FAIL: no static liblucid.a installed"; exit 1; }
+cc -std=c99 -Wall -Wextra -o "$tmp/consumer_static" "$here/consumer.c" \
+   $(pkg-config --cflags lucid) "$static" $(pkg-config --static --libs lucid | sed 's/\(^\| \)-llucid\( \|$\)/ /')
+if ldd "$tmp/consumer_static" | grep -q 'liblucid\.so'; then
+  echo "FAIL: the static consumer loads liblucid.so"; exit 1
+fi
+# Linked into the program, the code cannot find a prefix from its own location: a static
+# consumer finds the weights under the configured install prefix, or where LUCID_MODEL_DIR says.
+LUCID_MODEL_DIR="$prefix/share/lucid/models" "$tmp/consumer_static"
+echo "static consumer: ok"
+
 cmake -S "$here/find_package" -B "$tmp/cmake-consumer" -DCMAKE_PREFIX_PATH="$prefix" \
       -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$tmp/cmake-consumer" >/dev/null
