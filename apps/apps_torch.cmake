@@ -14,8 +14,8 @@ if(LUCID_TRAIN_ONLY)
   target_compile_definitions(lucid-train PRIVATE LUCID_TRAIN_ONLY)
   return()
 endif()
-find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs)
-target_link_libraries(lucid-train PRIVATE lucid::models lucid::entropy lucid::jpeg ${OpenCV_LIBS})
+# Photos are decoded by lucid::media, the CLI's reader, so training sees the pixels inference sees.
+target_link_libraries(lucid-train PRIVATE lucid::models lucid::entropy lucid::media)
 
 add_executable(lucid
   cli/main.cpp
@@ -23,4 +23,8 @@ add_executable(lucid
   cli/cmd_bench.cpp
   cli/cmd_restore.cpp
   cli/rd.cpp)
-target_link_libraries(lucid PRIVATE lucid::codec lucid::appsupport lucid::jpeg)
+target_link_libraries(lucid PRIVATE lucid::capi lucid::appsupport lucid::media)
+if(LUCID_INSTALL)
+  set_target_properties(lucid PROPERTIES INSTALL_RPATH "${TORCH_INSTALL_PREFIX}/lib")
+  install(TARGETS lucid RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()

@@ -9,8 +9,8 @@
 #include <sstream>
 
 #include "cli.h"
-#include "image_io.h"
-#include "lucid/restoration/jpeg_io.h"
+#include "lucid/media/image_io.h"
+#include "lucid/media/jpeg_io.h"
 #include "metrics.h"
 #include "rd.h"
 #include "rd_plot.h"
@@ -45,7 +45,7 @@ std::vector<int> parse_int_list(const std::string& flag, const std::string& v, i
 }
 
 void write_text(const std::string& path, const std::string& text, bool overwrite) {
-  app::write_file_atomic(path, std::vector<uint8_t>(text.begin(), text.end()), overwrite);
+  media::write_file_atomic(path, std::vector<uint8_t>(text.begin(), text.end()), overwrite);
 }
 
 int cmd_bench(int argc, char** argv) {
@@ -74,7 +74,7 @@ int cmd_bench(int argc, char** argv) {
   ctx.check(lucid_context_set_option(ctx.get(), LUCID_OPT_EFFORT, effort), "--effort");
   std::vector<RdPoint> lucid_pts(qualities.size()), jpeg_pts(jpeg_qualities.size());
   for (size_t fi = 0; fi < files.size(); ++fi) {
-    app::Image img = app::read_image(files[fi]);
+    media::Image img = media::read_image(files[fi]);
     const double pixels = double(img.width) * img.height;
     const double share = 1.0 / files.size();
     for (size_t qi = 0; qi < qualities.size(); ++qi) {
@@ -92,7 +92,7 @@ int cmd_bench(int argc, char** argv) {
       const double dec = td.seconds();
       lucid_free(bytes);
       ctx.check(s, files[fi] + " (decoding its stream)");
-      app::Image out;
+      media::Image out;
       out.width = int(w);
       out.height = int(h);
       out.rgb.assign(rgb, rgb + size_t(w) * h * 3);
@@ -115,7 +115,7 @@ int cmd_bench(int argc, char** argv) {
       if (jpeg::decode_jpeg(jpg.data(), jpg.size(), &d, &why) != jpeg::Status::kOk)
         throw CliError(kExitInternal, files[fi] + ": libjpeg-turbo round trip failed: " + why);
       const double dec = td.seconds();
-      app::Image out;
+      media::Image out;
       out.width = d.width;
       out.height = d.height;
       out.rgb = std::move(d.rgb);

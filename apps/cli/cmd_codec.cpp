@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "cli.h"
-#include "image_io.h"
+#include "lucid/media/image_io.h"
 #include "metrics.h"
 
 namespace lucid::cli {
@@ -56,7 +56,7 @@ int cmd_encode(int argc, char** argv) {
   check_device(f);
   refuse_existing(f.output, f.overwrite);
 
-  app::Image img = app::read_image(in);
+  media::Image img = media::read_image(in);
   Context ctx(f.model, LUCID_MODEL_CODEC, f);
   ctx.check(lucid_context_set_option(ctx.get(), LUCID_OPT_EFFORT, effort), "--effort");
   Timer t;
@@ -79,7 +79,7 @@ int cmd_encode(int argc, char** argv) {
   std::vector<uint8_t> data(bytes, bytes + size);
   lucid_free(bytes);
   const double seconds = t.seconds();
-  app::write_file_atomic(f.output, data, f.overwrite);
+  media::write_file_atomic(f.output, data, f.overwrite);
   const double bpp = 8.0 * size / (static_cast<double>(img.width) * img.height);
   if (!f.quiet) {
     char line[512];
@@ -108,23 +108,23 @@ int cmd_decode(int argc, char** argv) {
   if (f.output.empty()) throw CliError(kExitUsage, "decode: -o OUT.png is required");
   check_device(f);
   refuse_existing(f.output, f.overwrite);
-  std::vector<uint8_t> data = app::read_file(in, size_t{1} << 31);
+  std::vector<uint8_t> data = media::read_file(in, size_t{1} << 31);
   Context ctx(f.model, LUCID_MODEL_CODEC, f);
   Timer t;
   uint8_t* rgb = nullptr;
   uint32_t w = 0, h = 0;
   ctx.check(lucid_decode_image(ctx.get(), data.data(), data.size(), &rgb, &w, &h), in);
-  app::Image img;
+  media::Image img;
   img.width = static_cast<int>(w);
   img.height = static_cast<int>(h);
   img.rgb.assign(rgb, rgb + size_t{w} * h * 3);
   lucid_free(rgb);
   const double seconds = t.seconds();
-  app::write_image(f.output, img, f.overwrite);
+  media::write_image(f.output, img, f.overwrite);
   const double bpp = 8.0 * data.size() / (double(w) * h);
   double psnr = 0, msssim = 0;
   if (!reference.empty()) {
-    app::Image ref = app::read_image(reference);
+    media::Image ref = media::read_image(reference);
     if (ref.width != img.width || ref.height != img.height)
       throw CliError(kExitUsage, "--compare: " + reference + " is " + std::to_string(ref.width) +
                                      "x" + std::to_string(ref.height) + ", the stream is " +
@@ -156,7 +156,7 @@ int cmd_info(int argc, char** argv) {
   CommonFlags f;
   a.parse_common(&f);
   const std::string in = one_input(a, "info");
-  std::vector<uint8_t> data = app::read_file(in, size_t{1} << 31);
+  std::vector<uint8_t> data = media::read_file(in, size_t{1} << 31);
   lucid_stream_info info{};
   const lucid_status s = lucid_stream_get_info(data.data(), data.size(), &info);
   if (s != LUCID_OK) throw CliError(exit_code_for(s), in + ": " + lucid_status_str(s));

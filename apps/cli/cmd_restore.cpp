@@ -9,8 +9,8 @@
 #include <sstream>
 
 #include "cli.h"
-#include "image_io.h"
-#include "lucid/restoration/jpeg_io.h"
+#include "lucid/media/image_io.h"
+#include "lucid/media/jpeg_io.h"
 #include "metrics.h"
 
 namespace fs = std::filesystem;
@@ -32,7 +32,7 @@ struct RestoreFlags {
 
 // An input image with the quality factor its JPEG tables give (0 if not a JPEG).
 struct Input {
-  app::Image img;
+  media::Image img;
   int file_qf = 0;
   bool exact = false;
   std::vector<uint8_t> jpeg;  // the file's bytes when it is a JPEG
@@ -40,19 +40,19 @@ struct Input {
 
 Input read_input(const std::string& path) {
   Input in;
-  std::vector<uint8_t> bytes = app::read_file(path);
+  std::vector<uint8_t> bytes = media::read_file(path);
   const bool is_jpeg = bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
   if (!is_jpeg) {
-    in.img = app::decode_image(bytes.data(), bytes.size(), path);
+    in.img = media::decode_image(bytes.data(), bytes.size(), path);
     return in;
   }
   jpeg::DecodedJpeg d;
   std::string why;
   jpeg::Limits limits;
-  limits.max_side = app::kMaxImageSide;
-  limits.max_pixels = app::kMaxImagePixels;
+  limits.max_side = media::kMaxImageSide;
+  limits.max_pixels = media::kMaxImagePixels;
   if (jpeg::decode_jpeg(bytes.data(), bytes.size(), &d, &why, limits) != jpeg::Status::kOk) {
-    app::decode_image(bytes.data(), bytes.size(), path);  // throws the standard ImageError
+    media::decode_image(bytes.data(), bytes.size(), path);  // throws the standard ImageError
     throw CliError(kExitCorrupt, path + ": cannot read: " + why);
   }
   const jpeg::QualityEstimate q = jpeg::estimate_quality(d.qt);
@@ -125,13 +125,13 @@ Result restore_one(Context& ctx, const std::string& in, const std::string& out,
                                 input.img.height, size_t(input.img.width) * 3, r.qf, &pixels),
               in);
   }
-  app::Image img;
+  media::Image img;
   img.width = input.img.width;
   img.height = input.img.height;
   img.rgb.assign(pixels, pixels + size_t(img.width) * img.height * 3);
   lucid_free(pixels);
   r.seconds = t.seconds();
-  app::write_image(out, img, f.overwrite);
+  media::write_image(out, img, f.overwrite);
   return r;
 }
 
@@ -223,12 +223,12 @@ int cmd_restore(int argc, char** argv) {
       std::cerr << "error: " << e.what() << "\n";
       if (!first_error) first_error = e.code();
       ++failed;
-    } catch (const app::ImageError& e) {
+    } catch (const media::ImageError& e) {
       std::cerr << "error: " << e.what() << "\n";
       if (!first_error)
-        first_error = e.code() == app::ImageErrorCode::kUnreadable ? kExitUnreadable
-                      : (e.code() == app::ImageErrorCode::kExists ||
-                         e.code() == app::ImageErrorCode::kWriteFailed)
+        first_error = e.code() == media::ImageErrorCode::kUnreadable ? kExitUnreadable
+                      : (e.code() == media::ImageErrorCode::kExists ||
+                         e.code() == media::ImageErrorCode::kWriteFailed)
                           ? kExitWrite
                           : kExitCorrupt;
       ++failed;
@@ -272,19 +272,19 @@ int cmd_bench_restore(int argc, char** argv) {
   std::vector<Stats> jp(qfs.size()), lu(qfs.size());
   std::vector<double> min_gain(qfs.size(), 1e9);
   for (size_t fi = 0; fi < files.size(); ++fi) {
-    const app::Image clean = app::read_image(files[fi]);
+    const media::Image clean = media::read_image(files[fi]);
     const double share = 1.0 / files.size();
     for (size_t qi = 0; qi < qfs.size(); ++qi) {
       const auto bytes = jpeg::encode_jpeg(clean.rgb.data(), clean.width, clean.height, qfs[qi],
                                            jpeg::Subsampling::k420, true);
-      app::Image dec = app::decode_image(bytes.data(), bytes.size(), files[fi] + " (JPEG)");
+      media::Image dec = media::decode_image(bytes.data(), bytes.size(), files[fi] + " (JPEG)");
       uint8_t* rgb = nullptr;
       uint32_t w = 0, h = 0;
       Timer t;
       ctx.check(lucid_restore_jpeg(ctx.get(), bytes.data(), bytes.size(), &rgb, &w, &h),
                 files[fi]);
       const double secs = t.seconds();
-      app::Image res;
+      media::Image res;
       res.width = int(w);
       res.height = int(h);
       res.rgb.assign(rgb, rgb + size_t(w) * h * 3);

@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "cli.h"
-#include "image_io.h"
+#include "lucid/media/image_io.h"
 
 namespace lucid::cli {
 
@@ -268,8 +268,8 @@ int main(int argc, char** argv) {
   } catch (const CliError& e) {
     std::cerr << "error: " << e.what() << "\n";
     return e.code();
-  } catch (const lucid::app::ImageError& e) {
-    using lucid::app::ImageErrorCode;
+  } catch (const lucid::media::ImageError& e) {
+    using lucid::media::ImageErrorCode;
     std::cerr << "error: " << e.what() << "\n";
     switch (e.code()) {
       case ImageErrorCode::kUnreadable: return kExitUnreadable;

@@ -4,9 +4,12 @@
 // deterministic.
 #pragma once
 
-#include "image_io.h"
+#include "lucid/media/image_io.h"
 
 namespace lucid::app {
+
+// The metrics take lucid::media's images.
+using media::Image;
 
 // Mean squared error over all R, G and B samples.
 double mse(const Image& a, const Image& b);

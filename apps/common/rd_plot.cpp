@@ -7,10 +7,9 @@
 #include <stdexcept>
 
 #include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "image_io.h"
+#include "lucid/media/image_io.h"
 
 namespace lucid::app {
 namespace {
@@ -169,10 +168,15 @@ void write_rd_plot_png(const std::string& path, const std::vector<RdSeries>& ser
     }
   }
 
-  std::vector<uchar> png;
-  if (!cv::imencode(".png", img, png))
-    throw ImageError(ImageErrorCode::kWriteFailed, path, "cannot write: PNG encoding failed");
-  write_file_atomic(path, std::vector<uint8_t>(png.begin(), png.end()), true);
+  // Encoded by lucid::media's PNG writer (the CLI's), not OpenCV's: one image writer.
+  cv::Mat rgb;
+  cv::cvtColor(img, rgb, cv::COLOR_BGR2RGB);
+  media::Image out;
+  out.width = rgb.cols;
+  out.height = rgb.rows;
+  out.rgb.assign(rgb.data, rgb.data + rgb.total() * rgb.elemSize());
+  // PNG whatever the path's extension says, as the function's name promises.
+  media::write_file_atomic(path, media::encode_image_for_path("plot.png", out), /*overwrite=*/true);
 }
 
 }  // namespace lucid::app

@@ -1,8 +1,7 @@
 #include "train_common.h"
 
 #ifndef LUCID_TRAIN_ONLY
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
+#include "lucid/media/image_io.h"
 #endif
 
 #include <algorithm>
@@ -37,12 +36,16 @@ std::vector<Photo> load_photo_list(const std::string& list_path, int min_side) {
     if (line.empty() || line[0] == '#') continue;
     fs::path p(line);
     if (p.is_relative()) p = base / p;
-    cv::Mat bgr = cv::imread(p.string(), cv::IMREAD_COLOR);
-    if (bgr.empty()) throw std::runtime_error("cannot read training image " + p.string());
-    if (std::min(bgr.rows, bgr.cols) < min_side) continue;
-    cv::Mat rgb;
-    cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-    torch::Tensor t = torch::from_blob(rgb.data, {rgb.rows, rgb.cols, 3}, torch::kUInt8)
+    // The CLI's reader (lucid::media), so training sees exactly the pixels inference sees
+    // (16-bit rounding, no EXIF rotation, opaque-alpha rule).
+    media::Image rgb;
+    try {
+      rgb = media::read_image(p.string());
+    } catch (const media::ImageError& e) {
+      throw std::runtime_error("cannot read training image " + p.string() + ": " + e.reason());
+    }
+    if (std::min(rgb.height, rgb.width) < min_side) continue;
+    torch::Tensor t = torch::from_blob(rgb.rgb.data(), {rgb.height, rgb.width, 3}, torch::kUInt8)
                           .permute({2, 0, 1})
                           .clone();
     Photo photo;

@@ -25,7 +25,7 @@
 #include "lucid/models/codiff.h"
 #include "lucid/models/weights.h"
 #ifndef LUCID_TRAIN_ONLY
-#include "lucid/restoration/jpeg_io.h"
+#include "lucid/media/jpeg_io.h"
 #endif
 #include "pack.h"
 #include "train_common.h"

@@ -1,4 +1,4 @@
-#include "image_codec.h"
+#include "lucid/codec/image_codec.h"
 
 #include <torch/torch.h>
 
@@ -22,6 +22,7 @@
 #include "lucid/entropy/rans.h"
 #include "lucid/models/device.h"
 #include "lucid/models/fat_codec.h"
+#include "lucid/models/model_files.h"
 #include "lucid/models/weights.h"
 
 #include "exact_params.h"
@@ -37,15 +38,15 @@ namespace {
 constexpr double kLatentGrid = 64.0;
 constexpr int kStride = 64;  // total downsampling of the hyper-latent
 
-lucid_status status_for(entropy::ParseStatus s) {
+Status status_for(entropy::ParseStatus s) {
   switch (s) {
-    case entropy::ParseStatus::kOk: return LUCID_OK;
-    case entropy::ParseStatus::kUnsupportedVersion: return LUCID_ERROR_UNSUPPORTED_VERSION;
-    case entropy::ParseStatus::kTruncated: return LUCID_ERROR_TRUNCATED;
+    case entropy::ParseStatus::kOk: return Status::kOk;
+    case entropy::ParseStatus::kUnsupportedVersion: return Status::kUnsupportedVersion;
+    case entropy::ParseStatus::kTruncated: return Status::kTruncated;
     case entropy::ParseStatus::kHeaderCrcMismatch:
     case entropy::ParseStatus::kChunkCrcMismatch:
-    case entropy::ParseStatus::kInconsistentLength: return LUCID_ERROR_CORRUPT;
-    default: return LUCID_ERROR_BAD_STREAM;
+    case entropy::ParseStatus::kInconsistentLength: return Status::kCorrupt;
+    default: return Status::kBadStream;
   }
 }
 
@@ -277,7 +278,7 @@ ImageCodec::ImageCodec(const std::string& path, const std::string& device)
     impl_->device = models::resolve_device(device);
     models::WeightFile w = models::load_weights(path);
     if (w.get("arch") != "fat")
-      throw CodecError(LUCID_ERROR_MODEL, path + ": not an image codec model (arch '" +
+      throw CodecError(Status::kModel, path + ": not an image codec model (arch '" +
                                               w.get("arch") + "')");
     impl_->cfg = models::FatConfig::parse(w.get("config"));
     impl_->model = models::FatCodec(impl_->cfg);
@@ -304,20 +305,20 @@ ImageCodec::ImageCodec(const std::string& path, const std::string& device)
     const torch::Tensor* len = w.find("entropy.z_cdf_len");
     const torch::Tensor* off = w.find("entropy.z_offset");
     if (!cdf || !len || !off || cdf->size(0) != impl_->cfg.Nz)
-      throw CodecError(LUCID_ERROR_MODEL, path + ": missing or malformed hyper-latent tables");
+      throw CodecError(Status::kModel, path + ": missing or malformed hyper-latent tables");
     for (int c = 0; c < impl_->cfg.Nz; ++c) {
       const int n = len->data_ptr<int32_t>()[c];
       if (n < 3 || n > cdf->size(1))
-        throw CodecError(LUCID_ERROR_MODEL, path + ": malformed hyper-latent table");
+        throw CodecError(Status::kModel, path + ": malformed hyper-latent table");
       const int32_t* row = cdf->data_ptr<int32_t>() + c * cdf->size(1);
       impl_->cdfs.add(std::vector<uint32_t>(row, row + n), off->data_ptr<int32_t>()[c]);
     }
   } catch (const CodecError&) {
     throw;
   } catch (const models::DeviceError& e) {
-    throw CodecError(LUCID_ERROR_DEVICE, e.what());
+    throw CodecError(Status::kDevice, e.what());
   } catch (const std::exception& e) {
-    throw CodecError(LUCID_ERROR_MODEL, e.what());
+    throw CodecError(Status::kModel, e.what());
   }
 }
 
@@ -329,10 +330,10 @@ namespace {
 void check_image_args(const uint8_t* rgb, uint32_t width, uint32_t height, size_t stride,
                       const RunOptions& opts) {
   if (!rgb || width == 0 || height == 0 || stride < size_t{width} * 3)
-    throw CodecError(LUCID_ERROR_INVALID_ARGUMENT, "image is empty or stride is too small");
+    throw CodecError(Status::kInvalidArgument, "image is empty or stride is too small");
   if (width > entropy::kMaxSide || height > entropy::kMaxSide ||
       uint64_t{width} * height > std::min<uint64_t>(opts.max_pixels, entropy::kMaxPixels))
-    throw CodecError(LUCID_ERROR_LIMIT_EXCEEDED,
+    throw CodecError(Status::kLimitExceeded,
                      std::to_string(width) + "x" + std::to_string(height) +
                          " exceeds the size limit");
 }
@@ -376,14 +377,14 @@ std::vector<uint8_t> ImageCodec::code(const torch::Tensor& y_base, uint32_t widt
                                       uint32_t height, double quality01,
                                       const RunOptions& opts) const {
   if (!(quality01 >= 0.0 && quality01 <= 1.0))
-    throw CodecError(LUCID_ERROR_INVALID_ARGUMENT, "quality out of range");
+    throw CodecError(Status::kInvalidArgument, "quality out of range");
   torch::NoGradGuard ng;
   const Impl& m = *impl_;
   const int K = m.cfg.slices, S = m.cfg.slice_channels();
   const uint64_t total = K + 2;
   auto tick = [&](uint64_t done) {
     if (opts.progress && !opts.progress(done, total))
-      throw CodecError(LUCID_ERROR_ABORTED, "aborted by the progress callback");
+      throw CodecError(Status::kAborted, "aborted by the progress callback");
   };
   tick(1);
   StageTimer timer;
@@ -462,7 +463,7 @@ std::vector<uint8_t> ImageCodec::encode(const uint8_t* rgb, uint32_t width, uint
                                         const RunOptions& opts) const {
   check_image_args(rgb, width, height, stride, opts);
   if (!(quality01 >= 0.0 && quality01 <= 1.0))
-    throw CodecError(LUCID_ERROR_INVALID_ARGUMENT, "quality out of range");
+    throw CodecError(Status::kInvalidArgument, "quality out of range");
   torch::Tensor y = analyze(rgb, width, height, stride, opts);
   if (refinement_steps(opts.effort) > 0)
     return refine_and_code(rgb, width, height, stride, y, quality01, opts);
@@ -506,7 +507,7 @@ std::vector<uint8_t> ImageCodec::encode_to_size(const uint8_t* rgb, uint32_t wid
   std::vector<uint8_t> best = code(y, width, height, 0.0, quiet);
   double best_q = 0.0;
   if (best.size() > max_bytes)
-    throw CodecError(LUCID_ERROR_INVALID_ARGUMENT,
+    throw CodecError(Status::kInvalidArgument,
                      "target of " + std::to_string(max_bytes) +
                          " bytes is below the smallest stream at the lowest quality (" +
                          std::to_string(best.size()) + " bytes)");
@@ -527,7 +528,7 @@ std::vector<uint8_t> ImageCodec::encode_to_size(const uint8_t* rgb, uint32_t wid
         hi = mid;
       }
       if (opts.progress && !opts.progress(it + 1, 12))
-        throw CodecError(LUCID_ERROR_ABORTED, "aborted by the progress callback");
+        throw CodecError(Status::kAborted, "aborted by the progress callback");
     }
   }
   // At effort > 1, the refined latents at the quality found; kept if they still fit (they
@@ -541,23 +542,23 @@ std::vector<uint8_t> ImageCodec::encode_to_size(const uint8_t* rgb, uint32_t wid
 }
 
 RgbImage ImageCodec::decode(const uint8_t* data, size_t size, const RunOptions& opts) const {
-  if (!data && size) throw CodecError(LUCID_ERROR_INVALID_ARGUMENT, "NULL stream");
+  if (!data && size) throw CodecError(Status::kInvalidArgument, "NULL stream");
   entropy::Container c;
   std::string why;
   const auto ps = entropy::parse(data, size, &c, &why);
   if (ps != entropy::ParseStatus::kOk) throw CodecError(status_for(ps), why);
   const Impl& m = *impl_;
   if (c.header.model_id != m.model_id)
-    throw CodecError(LUCID_ERROR_MODEL_MISMATCH, "stream was made with model '" +
+    throw CodecError(Status::kModelMismatch, "stream was made with model '" +
                                                      c.header.model_id + "', this is '" +
                                                      m.model_id + "'");
   if (c.header.weight_hash != m.hash)
-    throw CodecError(LUCID_ERROR_MODEL_MISMATCH,
+    throw CodecError(Status::kModelMismatch,
                      "stream was made with other weights of model '" + m.model_id +
                          "' (weight hash differs)");
   const uint32_t width = c.header.width, height = c.header.height;
   if (uint64_t{width} * height > opts.max_pixels)
-    throw CodecError(LUCID_ERROR_LIMIT_EXCEEDED, std::to_string(width) + "x" +
+    throw CodecError(Status::kLimitExceeded, std::to_string(width) + "x" +
                                                      std::to_string(height) +
                                                      " exceeds the size limit");
   const int K = m.cfg.slices;
@@ -565,25 +566,25 @@ RgbImage ImageCodec::decode(const uint8_t* data, size_t size, const RunOptions& 
       c.chunks[0].kind != entropy::ChunkKind::kHyperLatent ||
       c.chunks.back().kind != entropy::ChunkKind::kLatentChecksum ||
       c.chunks.back().data.size() != 4)
-    throw CodecError(LUCID_ERROR_BAD_STREAM, "chunk layout does not match model '" + m.model_id + "'");
+    throw CodecError(Status::kBadStream, "chunk layout does not match model '" + m.model_id + "'");
   for (int k = 0; k < K; ++k)
     if (c.chunks[1 + k].kind != entropy::ChunkKind::kLatentSlice)
-      throw CodecError(LUCID_ERROR_BAD_STREAM, "chunk layout does not match the model");
+      throw CodecError(Status::kBadStream, "chunk layout does not match the model");
   if (!(c.header.quality >= 0.0f && c.header.quality <= 1.0f))
-    throw CodecError(LUCID_ERROR_BAD_STREAM, "quality field out of range");
+    throw CodecError(Status::kBadStream, "quality field out of range");
 
   torch::NoGradGuard ng;
   const uint64_t total = K + 2;
   auto tick = [&](uint64_t done) {
     if (opts.progress && !opts.progress(done, total))
-      throw CodecError(LUCID_ERROR_ABORTED, "aborted by the progress callback");
+      throw CodecError(Status::kAborted, "aborted by the progress callback");
   };
   auto check = [](entropy::RansDecoder& dec, const char* what) {
     const auto st = dec.finish();
     if (st == entropy::DecodeStatus::kTruncated)
-      throw CodecError(LUCID_ERROR_TRUNCATED, std::string(what) + " stream is truncated");
+      throw CodecError(Status::kTruncated, std::string(what) + " stream is truncated");
     if (st != entropy::DecodeStatus::kOk)
-      throw CodecError(LUCID_ERROR_CORRUPT, std::string(what) + " stream is corrupt");
+      throw CodecError(Status::kCorrupt, std::string(what) + " stream is corrupt");
   };
 
   const int64_t Hp = (height + kStride - 1) / kStride * kStride;
@@ -646,7 +647,7 @@ RgbImage ImageCodec::decode(const uint8_t* data, size_t size, const RunOptions& 
   const uint32_t stored = uint32_t{cs[0]} | uint32_t{cs[1]} << 8 | uint32_t{cs[2]} << 16 |
                           uint32_t{cs[3]} << 24;
   if (stored != crc)
-    throw CodecError(LUCID_ERROR_CHECKSUM_MISMATCH,
+    throw CodecError(Status::kChecksumMismatch,
                      "decoded latents differ from the encoder's (checksum mismatch): the stream "
                      "was made on a machine whose arithmetic differs from this one, or it is "
                      "corrupt");
@@ -681,22 +682,12 @@ RgbImage ImageCodec::decode(const uint8_t* data, size_t size, const RunOptions& 
   return r;
 }
 
-std::string default_weights_path(lucid_model_kind kind) {
-  const char* name = kind == LUCID_MODEL_CODEC ? "fat-small.lucidw" : "codiff-small.lucidw";
-  std::vector<std::string> dirs;
-  if (const char* env = std::getenv("LUCID_MODEL_DIR"); env && *env) dirs.emplace_back(env);
-#ifdef LUCID_DEFAULT_MODEL_DIR
-  dirs.emplace_back(LUCID_DEFAULT_MODEL_DIR);
-#endif
-  std::string tried;
-  for (const auto& d : dirs) {
-    const std::string p = d + "/" + name;
-    if (std::filesystem::exists(p)) return p;
-    tried += (tried.empty() ? "" : ", ") + p;
+std::string default_weights_path() {
+  try {
+    return models::find_model_file("fat-small.lucidw");
+  } catch (const std::runtime_error& e) {
+    throw CodecError(Status::kModel, e.what());
   }
-  throw CodecError(LUCID_ERROR_MODEL, std::string("default model ") + name +
-                                          " not found (tried: " + tried +
-                                          "); set LUCID_MODEL_DIR");
 }
 
 }  // namespace lucid::codec

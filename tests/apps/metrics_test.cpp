@@ -9,7 +9,7 @@
 #include <random>
 #include <stdexcept>
 
-#include "lucid/restoration/jpeg_io.h"
+#include "lucid/media/jpeg_io.h"
 
 namespace lucid::app {
 namespace {

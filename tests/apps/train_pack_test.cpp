@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "lucid/models/weights.h"
-#include "lucid/restoration/jpeg_io.h"
+#include "lucid/media/jpeg_io.h"
 
 #include "train_test_util.h"
 

@@ -12,7 +12,7 @@
 #include <iterator>
 #include <random>
 
-#include "image_io.h"
+#include "lucid/media/image_io.h"
 #include "lucid/models/weights.h"
 
 #include "train_test_util.h"
@@ -35,14 +35,14 @@ TEST(TrainRestoreResume, ResumedRunEqualsUninterruptedRun) {
   std::mt19937 rng(5);
   std::ofstream list(dir / "list.txt");
   for (int i = 0; i < 3; ++i) {
-    lucid::app::Image img;
+    lucid::media::Image img;
     img.width = 96;
     img.height = 80;
     img.rgb.resize(96 * 80 * 3);
     for (size_t k = 0; k < img.rgb.size(); ++k)
       img.rgb[k] = static_cast<uint8_t>((k / 3 % 96) * 2 + rng() % 40 + 30 * i);
     const auto p = dir / ("img" + std::to_string(i) + ".png");
-    lucid::app::write_image(p.string(), img, true);
+    lucid::media::write_image(p.string(), img, true);
     list << p.string() << "\n";
   }
   list.close();

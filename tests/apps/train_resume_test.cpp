@@ -11,7 +11,7 @@
 #include <fstream>
 #include <random>
 
-#include "image_io.h"
+#include "lucid/media/image_io.h"
 #include "lucid/models/weights.h"
 
 #include "train_test_util.h"
@@ -33,13 +33,13 @@ TEST(TrainResume, ResumedRunEqualsUninterruptedRun) {
   std::mt19937 rng(3);
   std::ofstream list(dir / "list.txt");
   for (int i = 0; i < 3; ++i) {
-    lucid::app::Image img;
+    lucid::media::Image img;
     img.width = 96;
     img.height = 80;
     img.rgb.resize(96 * 80 * 3);
     for (auto& v : img.rgb) v = static_cast<uint8_t>(rng() % 64 + 96 * (i % 2));
     const auto p = dir / ("img" + std::to_string(i) + ".png");
-    lucid::app::write_image(p.string(), img, true);
+    lucid::media::write_image(p.string(), img, true);
     list << p.string() << "\n";
   }
   list.close();

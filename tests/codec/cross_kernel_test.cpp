@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "image_io.h"
+#include "lucid/media/image_io.h"
 
 namespace fs = std::filesystem;
 
@@ -56,8 +56,8 @@ class CrossKernel : public ::testing::Test {
   fs::path dir_;
 };
 
-lucid::app::Image crop(const lucid::app::Image& src, int x0, int y0, int w, int h) {
-  lucid::app::Image c;
+lucid::media::Image crop(const lucid::media::Image& src, int x0, int y0, int w, int h) {
+  lucid::media::Image c;
   c.width = w;
   c.height = h;
   for (int y = 0; y < h; ++y)
@@ -67,8 +67,8 @@ lucid::app::Image crop(const lucid::app::Image& src, int x0, int y0, int w, int 
 }
 
 // Smooth gradients, hard edges and noise.
-lucid::app::Image synthetic(int w, int h) {
-  lucid::app::Image img;
+lucid::media::Image synthetic(int w, int h) {
+  lucid::media::Image img;
   img.width = w;
   img.height = h;
   uint32_t r = 12345;
@@ -86,11 +86,11 @@ lucid::app::Image synthetic(int w, int h) {
 TEST_F(CrossKernel, StreamsDecodeAcrossKernelSetsAndThreadCounts) {
   const std::string model =
       std::string(" --model ") + LUCID_SOURCE_DIR + "/models/weights/fat-small.lucidw";
-  const lucid::app::Image sample =
-      lucid::app::read_image(LUCID_SOURCE_DIR "/tests/data/sample.png");
+  const lucid::media::Image sample =
+      lucid::media::read_image(LUCID_SOURCE_DIR "/tests/data/sample.png");
   struct Case {
     std::string name;
-    lucid::app::Image img;
+    lucid::media::Image img;
     int q;
   };
   const std::vector<Case> cases = {{"sample", sample, 50},
@@ -106,7 +106,7 @@ TEST_F(CrossKernel, StreamsDecodeAcrossKernelSetsAndThreadCounts) {
   };
   for (const Case& c : cases) {
     const std::string png = p(c.name + ".png");
-    lucid::app::write_image(png, c.img, true);
+    lucid::media::write_image(png, c.img, true);
     for (const Enc e : {Enc{true, "scalar", 1, ""}, Enc{false, "", 2, "sse"}}) {
       const std::string tag =
           c.name + "-q" + std::to_string(c.q) + (e.baseline ? "-baseline" : "-vectorised");
@@ -122,7 +122,7 @@ TEST_F(CrossKernel, StreamsDecodeAcrossKernelSetsAndThreadCounts) {
                 "decode " + stream + " -o " + out + " -y -j " + std::to_string(j) + model);
         EXPECT_EQ(r.code, 0) << tag << " decoded by the other kernels at -j " << j << ": "
                              << r.err;
-        if (r.code == 0) pixels.push_back(lucid::app::read_image(out).rgb);
+        if (r.code == 0) pixels.push_back(lucid::media::read_image(out).rgb);
       }
       if (pixels.size() == 2) {
         EXPECT_EQ(pixels[0], pixels[1]) << tag << ": -j 1 and -j 2 decode to other pixels";

@@ -26,7 +26,7 @@
 #include "lucid/models/fat_codec.h"
 #include "lucid/models/weights.h"
 #ifdef LUCID_TEST_HAVE_IMAGE_IO
-#include "image_io.h"
+#include "lucid/media/image_io.h"
 #endif
 
 namespace exact = lucid::codec::exact;
@@ -309,7 +309,7 @@ std::vector<torch::Tensor> test_images() {
   std::vector<torch::Tensor> v;
   v.push_back(to_tensor(lucid::test::synthetic_image(256, 192, 4), 256, 192));
 #ifdef LUCID_TEST_HAVE_IMAGE_IO
-  const lucid::app::Image img = lucid::app::read_image(LUCID_SOURCE_DIR "/tests/data/sample.png");
+  const lucid::media::Image img = lucid::media::read_image(LUCID_SOURCE_DIR "/tests/data/sample.png");
   v.push_back(to_tensor(img.rgb, img.width, img.height).slice(2, 64, 384).slice(3, 0, 448));
 #endif
   return v;
@@ -374,7 +374,7 @@ TEST(ExactBench, DISABLED_Speed) {
   torch::Tensor x;
 #ifdef LUCID_TEST_HAVE_IMAGE_IO
   if (const char* f = std::getenv("LUCID_BENCH_IMAGE")) {
-    const lucid::app::Image img = lucid::app::read_image(f);
+    const lucid::media::Image img = lucid::media::read_image(f);
     x = to_tensor(img.rgb, img.width, img.height);
     x = x.slice(2, 0, x.size(2) / 64 * 64).slice(3, 0, x.size(3) / 64 * 64);
   }

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "lucid/restoration/jpeg_constraint.h"
-#include "lucid/restoration/jpeg_io.h"
+#include "lucid/media/jpeg_io.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   lucid::jpeg::Limits limits;

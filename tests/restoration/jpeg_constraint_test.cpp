@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "lucid/restoration/jpeg_io.h"
+#include "lucid/media/jpeg_io.h"
 
 namespace lucid::jpeg {
 namespace {

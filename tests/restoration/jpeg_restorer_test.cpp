@@ -17,7 +17,7 @@
 #include "lucid/models/codiff.h"
 #include "lucid/models/weights.h"
 #include "lucid/restoration/jpeg_constraint.h"
-#include "lucid/restoration/jpeg_io.h"
+#include "lucid/media/jpeg_io.h"
 
 namespace lucid::restoration {
 namespace {

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs the build tree into a temporary prefix and builds + runs a C program against it,
+# once with pkg-config and once with find_package(Lucid); checks that liblucid.so exports only
+# lucid_* symbols. Usage: install_test.sh BUILD_DIR
+set -euo pipefail
+build="$1"
+here="$(cd "$(dirname "$0")" && pwd)"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+prefix="$tmp/prefix"
+cmake --install "$build" --prefix "$prefix" >/dev/null
+lib="$(find "$prefix" -name 'liblucid.so' | head -n 1)"
+[ -n "$lib" ] || { echo "FAIL: no liblucid.so under $prefix"; exit 1; }
+for f in include/lucid/lucid.h share/lucid/models/fat-small.lucidw share/lucid/models/codiff-small.lucidw; do
+  [ -f "$prefix/$f" ] || { echo "FAIL: $f not installed"; exit 1; }
+done
+
+# Only the C API is exported.
+others="$(nm -D --defined-only "$lib" | awk '{print $NF}' | grep -v '^lucid_' || true)"
+if [ -n "$others" ]; then
+  echo "FAIL: liblucid.so exports more than lucid_*:"; echo "$others" | head -n 20; exit 1
+fi
+echo "exports: $(nm -D --defined-only "$lib" | wc -l) symbols, all lucid_*"
+
+# Neither pkg-config nor the CMake package hands LibTorch to the consumer.
+export PKG_CONFIG_PATH="$(dirname "$lib")/pkgconfig"
+flags="$(pkg-config --cflags --libs lucid)"
+case "$flags" in *torch*|*opencv*) echo "FAIL: pkg-config leaks: $flags"; exit 1;; esac
+# The models are found in the installed data folder: no LUCID_MODEL_DIR, and not from a source
+# tree (the program runs from outside the build tree).
+unset LUCID_MODEL_DIR
+
+cc -std=c99 -Wall -Wextra -o "$tmp/consumer_pc" "$here/consumer.c" $flags \
+   -Wl,-rpath,"$(pkg-config --variable=libdir lucid)"
+"$tmp/consumer_pc"
+echo "pkg-config consumer: ok"
+
+# The static archive: everything of Lucid in one liblucid.a, the rest from Libs.private.
+static="$(dirname "$lib")/liblucid.a"
+[ -f "$static" ] || { echo "FAIL: no static liblucid.a installed"; exit 1; }
+cc -std=c99 -Wall -Wextra -o "$tmp/consumer_static" "$here/consumer.c" \
+   $(pkg-config --cflags lucid) "$static" $(pkg-config --static --libs lucid | sed 's/\(^\| \)-llucid\( \|$\)/ /')
+if ldd "$tmp/consumer_static" | grep -q 'liblucid\.so'; then
+  echo "FAIL: the static consumer loads liblucid.so"; exit 1
+fi
+# Linked into the program, the code cannot find a prefix from its own location: a static
+# consumer finds the weights under the configured install prefix, or where LUCID_MODEL_DIR says.
+LUCID_MODEL_DIR="$prefix/share/lucid/models" "$tmp/consumer_static"
+echo "static consumer: ok"
+
+cmake -S "$here/find_package" -B "$tmp/cmake-consumer" -DCMAKE_PREFIX_PATH="$prefix" \
+      -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$tmp/cmake-consumer" >/dev/null
+"$tmp/cmake-consumer/consumer"
+echo "find_package consumer: ok"
