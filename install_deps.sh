@@ -13,6 +13,7 @@ packages=(
   libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
   libopencv-dev libgtest-dev
+  ffmpeg nlohmann-json3-dev
 )
 sudo=""
 if [ "$(id -u)" != 0 ]; then
