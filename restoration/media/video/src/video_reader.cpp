@@ -85,10 +85,10 @@ VideoFrame::~VideoFrame() = default;
 VideoFrame::VideoFrame(VideoFrame&&) noexcept = default;
 VideoFrame& VideoFrame::operator=(VideoFrame&&) noexcept = default;
 const uint8_t* VideoFrame::data(int plane) const {
-  return plane >= 0 && plane < AV_NUM_DATA_POINTERS ? impl->frame->data[plane] : nullptr;
+  return impl && plane >= 0 && plane < AV_NUM_DATA_POINTERS ? impl->frame->data[plane] : nullptr;
 }
 int VideoFrame::stride(int plane) const {
-  return plane >= 0 && plane < AV_NUM_DATA_POINTERS ? impl->frame->linesize[plane] : 0;
+  return impl && plane >= 0 && plane < AV_NUM_DATA_POINTERS ? impl->frame->linesize[plane] : 0;
 }
 
 struct VideoReader::Impl {
@@ -156,6 +156,8 @@ struct VideoReader::Impl {
     rc = avcodec_parameters_to_context(dec.get(), par);
     if (rc < 0) fail(VideoErrorKind::kOpen, path + ": " + av_err(rc));
     dec->max_pixels = opt.max_pixels;
+    // Report bitstream errors instead of concealing them silently.
+    dec->err_recognition |= AV_EF_EXPLODE;
     dec->thread_count = opt.threads;
     dec->pkt_timebase = st->time_base;
     AVDictionary* dopts = nullptr;
@@ -290,6 +292,7 @@ struct VideoReader::Impl {
       }
     }
     if (opt.qp_override) out.qp = *opt.qp_override;
+    if (!out.impl) out.impl = std::make_unique<VideoFrame::Impl>();  // a moved-from frame
     av_frame_unref(out.impl->frame.get());
     av_frame_move_ref(out.impl->frame.get(), f);
   }
@@ -303,6 +306,9 @@ struct VideoReader::Impl {
       }
       if (rc == AVERROR_EOF) {
         done = true;
+        if (info.container_frames > 0 && frames_out < info.container_frames)
+          errors.push_back("frame " + std::to_string(frames_out) + ": stream ends after " + std::to_string(frames_out) +
+                           " frames, the container lists " + std::to_string(info.container_frames) + " (truncated?)");
         break;
       }
       if (rc != AVERROR(EAGAIN)) {
