@@ -3,6 +3,7 @@
 // frame header depends on across packets: the sequence header and, per reference slot, frame
 // type, size, order hint and base_q_idx (a show_existing_frame header reports the QP of the
 // frame it shows).
+#include <algorithm>
 #include <array>
 #include <optional>
 

@@ -7,6 +7,7 @@
 // use_integer_mv_flag before slice_qp_delta from an SPS extension) are refused.
 #include "lucid/video/qp_parsers.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <optional>
@@ -349,7 +350,10 @@ struct HevcQpParser::State {
     if ((p[1] & 7) == 0) throw BitstreamError("nuh_temporal_id_plus1 is 0");
     if (layer != 0) return;
     if (type > 21 && type != 33 && type != 34) return;  // VPS, AUD, SEI, reserved...: not needed
-    const std::vector<uint8_t> rbsp = detail::unescape_rbsp(p + 2, n - 2);
+    // A slice header up to slice_qp_delta is far below 4 KiB even with full weight tables and
+    // list modification; only that much of a VCL NAL unit (mostly slice data) is unescaped.
+    const size_t keep = type <= 21 ? std::min<size_t>(n - 2, 4096) : n - 2;
+    const std::vector<uint8_t> rbsp = detail::unescape_rbsp(p + 2, keep);
     BitReader br(rbsp.data(), rbsp.size());
     if (type == 33) {
       auto [id, s] = parse_sps(br);
