@@ -122,6 +122,26 @@ TEST(VideoQp, Hevc10BitManyToolsMatchEncoderLog) {
   EXPECT_EQ(*d.frames[8].qp, 27.0);
 }
 
+// 4:4:4 8-bit and 4:2:2 10-bit (range-extensions profiles: chroma SAO and chroma weight
+// tables in the slice header) with weighted prediction, B-frames and 2 slices.
+TEST(VideoQp, HevcChromaFormatsMatchEncoderLog) {
+  REQUIRE_ENCODER("libx265");
+  for (const std::string pf : {"yuv444p", "yuv422p10le"}) {
+    const std::string csv = test::temp_dir() + "/x265_" + pf + ".csv";
+    const auto d = decode(make_clip("x265_" + pf + ".mkv",
+                                    "-pix_fmt " + pf + " -c:v libx265 -x265-params qp=30:bframes=3:weightb=1:"
+                                    "weightp=1:slices=2:log-level=error:csv=" + csv + ":csv-log-level=1"));
+    EXPECT_EQ(d.info.pix_fmt, pf);
+    ASSERT_EQ(d.frames.size(), 12u);
+    const auto log = test::read_x265_csv(csv);
+    for (const auto& f : d.frames) {
+      ASSERT_TRUE(f.qp.has_value());
+      EXPECT_EQ(*f.qp, log.at(static_cast<int>(f.index))) << pf << " frame " << f.index;
+      EXPECT_EQ(f.stream_pict_type, f.pict_type) << pf << " frame " << f.index;
+    }
+  }
+}
+
 // libaom: --min-q = --max-q = 30 pins every frame (key frames and ARF layers included) to
 // qindex 120 (libaom's quantizer_to_qindex: 4*q below 63, 63 -> 255). Low-overhead OBUs in
 // Matroska, with hidden alt-ref frames (lag-in-frames default).
