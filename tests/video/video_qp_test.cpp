@@ -238,6 +238,28 @@ TEST(VideoQp, Mpeg2SideData) {
   EXPECT_FALSE(d.frames.back().qp.has_value());
 }
 
+// Frame-threaded decoding reorders differently inside the decoder; QPs must still match.
+TEST(VideoQp, HevcFrameThreadsKeepQpWithItsFrame) {
+  REQUIRE_ENCODER("libx265");
+  const std::string csv = test::temp_dir() + "/x265_threads.csv";
+  const auto path = make_clip("x265_threads.mp4", "-c:v libx265 -x265-params qp=32:bframes=4:b-pyramid=1:log-level=error:csv=" +
+                                                       csv + ":csv-log-level=1",
+                              "-f lavfi -i testsrc2=size=192x128:rate=25 -frames:v 30");
+  const auto log = test::read_x265_csv(csv);
+  ReaderOptions o;
+  o.threads = 4;
+  VideoReader r(path, o);
+  VideoFrame f;
+  int n = 0;
+  while (r.read(f)) {
+    ASSERT_TRUE(f.qp.has_value()) << "frame " << f.index;
+    EXPECT_EQ(*f.qp, log.at(static_cast<int>(f.index))) << "frame " << f.index;
+    EXPECT_EQ(f.stream_pict_type, f.pict_type) << "frame " << f.index;
+    ++n;
+  }
+  EXPECT_EQ(n, 30);
+}
+
 TEST(VideoQp, OverrideReplacesEveryFrame) {
   REQUIRE_ENCODER("libx265");
   const auto path = make_clip("x265_override.mkv", "-c:v libx265 -x265-params qp=32:log-level=error");
