@@ -105,7 +105,8 @@ int cmd_info(const std::vector<std::string>& args) {
     nlohmann::ordered_json out;
     out["file"] = path;
     out["format"] = s.format;
-    out["streams"] = s.stream_count;
+    out["streams"] = nlohmann::ordered_json::array();
+    for (const auto& cs : s.streams) out["streams"].push_back({{"index", cs.index}, {"type", cs.type}, {"codec", cs.codec}});
     nlohmann::ordered_json v;
     v["index"] = s.index;
     v["codec"] = s.codec;
@@ -136,8 +137,9 @@ int cmd_info(const std::vector<std::string>& args) {
     std::fputs((out.dump(2) + "\n").c_str(), stdout);
   } else {
     std::ostringstream o;
-    o << path << ": " << s.format << ", " << s.stream_count << " stream(s)\n"
-      << "  video stream #" << s.index << ": " << s.codec << " (" << s.codec_long << ", " << s.profile
+    o << path << ": " << s.format << ", " << s.stream_count << " stream(s)\n";
+    for (const auto& cs : s.streams) o << "  #" << cs.index << " " << cs.type << ": " << cs.codec << "\n";
+    o << "  video stream #" << s.index << ": " << s.codec << " (" << s.codec_long << ", " << s.profile
       << "; decoder " << s.decoder << ")\n"
       << "  " << s.width << "x" << s.height << ", " << s.pix_fmt << ", " << depth << "-bit, range "
       << s.color_range << ", primaries " << s.color_primaries << ", transfer " << s.color_transfer

@@ -22,6 +22,8 @@ TEST(VideoInfoCli, JsonFramesWithQpAndPictType) {
   ASSERT_EQ(run(std::string(LUCID_VIDEO_CLI) + " info --json '" + path + "'", &out), 0) << out;
   const auto j = nlohmann::json::parse(out);
   EXPECT_EQ(j["video"]["codec"], "hevc");
+  ASSERT_EQ(j["streams"].size(), 1u);
+  EXPECT_EQ(j["streams"][0]["type"], "video");
   EXPECT_EQ(j["video"]["width"], 192);
   EXPECT_EQ(j["video"]["bit_depth"], 8);
   EXPECT_EQ(j["video"]["pix_fmt"], "yuv420p");
@@ -41,6 +43,21 @@ TEST(VideoInfoCli, JsonFramesWithQpAndPictType) {
   EXPECT_EQ(nlohmann::json::parse(out)["frames"][5]["qp"], 40.0);
   ASSERT_EQ(info("'" + path + "'", &out), 0);
   EXPECT_NE(out.find("I:29 B:34 P:32"), std::string::npos) << out;
+}
+
+TEST(VideoInfoCli, ListsEveryStream) {
+  if (!lucid::video::test::have_encoder("libx264")) GTEST_SKIP();
+  const auto path = make_clip("cli_av.mkv", "-map 0:v -map 1:a -frames:v 12 -c:v libx264 -qp 30 -c:a pcm_s16le",
+                              "-f lavfi -i testsrc2=size=192x128:rate=25 -f lavfi -i sine=d=0.48");
+  std::string out;
+  ASSERT_EQ(run(std::string(LUCID_VIDEO_CLI) + " info --json '" + path + "'", &out), 0) << out;
+  const auto j = nlohmann::json::parse(out);
+  ASSERT_EQ(j["streams"].size(), 2u);
+  EXPECT_EQ(j["streams"][1]["type"], "audio");
+  EXPECT_EQ(j["streams"][1]["codec"], "pcm_s16le");
+  EXPECT_EQ(j["video"]["frame_count"], 12);
+  ASSERT_EQ(info("'" + path + "'", &out), 0);
+  EXPECT_NE(out.find("  #1 audio: pcm_s16le\n"), std::string::npos) << out;
 }
 
 TEST(VideoInfoCli, UsageErrors) {

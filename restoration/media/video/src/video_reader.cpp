@@ -121,6 +121,11 @@ struct VideoReader::Impl {
     if (rc < 0) fail(VideoErrorKind::kOpen, path + ": cannot read stream info: " + av_err(rc));
     info.stream_count = static_cast<int>(fmt->nb_streams);
     info.format = or_unknown(fmt->iformat ? fmt->iformat->name : nullptr);
+    for (unsigned i = 0; i < fmt->nb_streams; ++i) {
+      const AVCodecParameters* sp = fmt->streams[i]->codecpar;
+      info.streams.push_back({static_cast<int>(i), or_unknown(av_get_media_type_string(sp->codec_type)),
+                              or_unknown(avcodec_get_name(sp->codec_id))});
+    }
     const AVCodec* codec = nullptr;
     const int idx = av_find_best_stream(fmt.get(), AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
     if (idx == AVERROR_STREAM_NOT_FOUND) fail(VideoErrorKind::kNoVideo, path + ": no video stream");

@@ -51,9 +51,17 @@ struct ReaderOptions {
   int threads = 1;  // decoder threads (0: FFmpeg chooses)
 };
 
+// One stream of the container, whatever its type.
+struct ContainerStream {
+  int index = 0;
+  std::string type;   // video, audio, subtitle, data, attachment
+  std::string codec;  // short codec name
+};
+
 struct StreamInfo {
   int index = -1;           // stream index in the container
   int stream_count = 0;     // all streams in the container
+  std::vector<ContainerStream> streams;
   std::string format;       // container (e.g. "mov,mp4,m4a,3gp,3g2,mj2")
   std::string codec;        // short name (hevc, av1, h264, ...)
   std::string codec_long;
