@@ -48,6 +48,52 @@ TEST(VideoParser, HevcWholeAnnexBStreamInDecodeOrder) {
   }
 }
 
+std::vector<double> x265_log_in_encode_order(const std::string& csv) {
+  std::vector<double> qp;
+  std::ifstream in(csv);
+  std::string line;
+  std::getline(in, line);
+  while (std::getline(in, line)) {
+    std::stringstream ss(line);
+    std::string field;
+    for (int i = 0; i < 4 && std::getline(ss, field, ','); ++i) {
+    }
+    qp.push_back(std::stod(field));
+  }
+  return qp;
+}
+
+// x265 options that change the parameter sets or the slice header (QP and ref-list lengths
+// in the PPS, RPS sets, AUD/SEI/HRD, open GOP with CRA + RASL, IDR every 5 with RADL, temporal
+// layers, no SAO, no temporal MVP, constrained intra, AQ): every picture's QP equals x265's log.
+TEST(VideoParser, HevcX265OptionSweepMatchesEncoderLog) {
+  if (!test::have_encoder("libx265")) GTEST_SKIP();
+  const char* sweeps[] = {
+      "opt-qp-pps=1:opt-ref-list-length-pps=1:multi-pass-opt-rps=1:repeat-headers=1:aud=1:hrd=1:"
+      "vbv-bufsize=1000:vbv-maxrate=1000",
+      "open-gop=1:keyint=6:min-keyint=6:bframes=3:radl=0",
+      "temporal-layers=1:bframes=3:sao=0:temporal-mvp=0",
+      "bframes=2:ref=6:b-intra=1:constrained-intra=1:weightb=1:aq-mode=2:rd=6",
+      "keyint=5:bframes=3:radl=2:open-gop=0",
+  };
+  int k = 0;
+  for (const char* opts : sweeps) {
+    const std::string name = "sweep" + std::to_string(k++);
+    const std::string csv = test::temp_dir() + "/" + name + ".csv";
+    const auto path = test::make_clip(name + ".hevc", std::string("-c:v libx265 -x265-params qp=31:") + opts +
+                                                          ":log-level=error:csv=" + csv + ":csv-log-level=1 -f hevc",
+                                      "-f lavfi -i testsrc2=size=192x128:rate=25 -frames:v 20");
+    const Bytes es = read_file(path);
+    HevcQpParser p;
+    const PacketQp q = p.parse_packet(es.data(), es.size());
+    EXPECT_EQ(q.error, "") << opts;
+    const std::vector<double> log = x265_log_in_encode_order(csv);
+    ASSERT_EQ(q.pictures.size(), 20u) << opts;
+    ASSERT_EQ(log.size(), 20u) << opts;
+    for (size_t i = 0; i < log.size(); ++i) EXPECT_EQ(q.pictures[i].qp, log[i]) << opts << " picture " << i;
+  }
+}
+
 // Truncating the stream anywhere never crashes and never invents a QP outside 0..51.
 TEST(VideoParser, HevcTruncationAtEveryByte) {
   if (!test::have_encoder("libx265")) GTEST_SKIP();
