@@ -158,6 +158,37 @@ TEST(VideoQp, Av1LibaomFixedQindex) {
   }
 }
 
+// libaom tools that change the sequence / frame header before base_q_idx: tiles and tile
+// groups (OBU_FRAME_HEADER + OBU_TILE_GROUP), error resilience, no lag, AQ segments, screen
+// content with intra block copy, 10 bit, 4:4:4 (profile 1), 4:2:2 (profile 2), no order hints,
+// timing info with a decoder model (buffer_removal_time in every frame header).
+TEST(VideoQp, Av1LibaomToolSweep) {
+  REQUIRE_ENCODER("libaom-av1");
+  const char* sweeps[] = {
+      "-tile-columns 1 -tile-rows 1 -aom-params num-tile-groups=2",
+      "-error-resilience 1",
+      "-lag-in-frames 0",
+      "-aq-mode 1",
+      "-tune-content screen -aom-params enable-intrabc=1",
+      "-pix_fmt yuv420p10le",
+      "-pix_fmt yuv444p",
+      "-pix_fmt yuv422p",
+      "-row-mt 1 -tiles 2x2",
+      "-aom-params enable-order-hint=0",
+      "-aom-params timing-info=model",
+      "-aom-params frame-parallel=1:error-resilient=1:enable-ref-frame-mvs=0",
+  };
+  int k = 0;
+  for (const char* opts : sweeps) {
+    const auto d = decode(make_clip("aom_sweep" + std::to_string(k++) + ".mkv",
+                                    std::string("-c:v libaom-av1 -crf 25 -b:v 0 -qmin 25 -qmax 25 -cpu-used 8 ") + opts,
+                                    "-f lavfi -i testsrc2=size=256x192:rate=25 -frames:v 10"));
+    ASSERT_EQ(d.frames.size(), 10u) << opts;
+    EXPECT_TRUE(d.warnings.empty()) << opts << ": " << d.warnings.front();
+    for (const auto& f : d.frames) EXPECT_EQ(f.qp.value_or(-1), 100.0) << opts << " frame " << f.index;
+  }
+}
+
 // libaom -crf 30 alone: the top layer sits at qindex 120, the key frame and lower layers below.
 TEST(VideoQp, Av1LibaomCrfLayersInIvf) {
   REQUIRE_ENCODER("libaom-av1");
