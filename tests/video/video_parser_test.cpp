@@ -2,6 +2,7 @@
 // the ffmpeg CLI, a low-overhead -> Annex-B conversion, truncation at every byte, garbage.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <random>
 
@@ -182,6 +183,32 @@ TEST(VideoParser, Av1LowOverheadAndAnnexB) {
     EXPECT_EQ(b.pictures[i].shown, a.pictures[i].shown);
     EXPECT_EQ(b.pictures[i].show_existing, a.pictures[i].show_existing);
   }
+}
+
+// libaom's default GOP codes alt-ref frames hidden (show_frame = 0) and shows them later with
+// show_existing_frame: 12 frames out, and every re-shown frame carries its hidden frame's qindex.
+TEST(VideoParser, Av1ShowExistingFrameReportsTheShownFramesQp) {
+  if (!test::have_encoder("libaom-av1")) GTEST_SKIP();
+  const Bytes lo = read_file(test::make_clip("p_aom_arf.obu", "-c:v libaom-av1 -crf 30 -b:v 0 -cpu-used 8 -f obu"));
+  Av1QpParser p;
+  const PacketQp q = p.parse_packet(lo.data(), lo.size());
+  EXPECT_EQ(q.error, "");
+  std::vector<double> hidden;
+  int out = 0, existing = 0;
+  for (const auto& pic : q.pictures) {
+    if (!pic.shown && !pic.show_existing) {
+      hidden.push_back(pic.qp);
+      continue;
+    }
+    ++out;
+    if (pic.show_existing) {
+      ++existing;
+      EXPECT_NE(std::find(hidden.begin(), hidden.end(), pic.qp), hidden.end()) << pic.qp;
+    }
+  }
+  EXPECT_EQ(out, 12);
+  EXPECT_GT(existing, 0);
+  EXPECT_FALSE(hidden.empty());
 }
 
 TEST(VideoParser, Av1TruncationAtEveryByte) {
