@@ -13,6 +13,15 @@ extern "C" {
 #include <libavutil/video_enc_params.h>
 }
 
+// The packet -> frame tag: AVCodecContext.reordered_opaque in FFmpeg 5.x (copied into the frame
+// the packet decodes to, frame threads and libdav1d included); it was replaced by
+// AV_CODEC_FLAG_COPY_OPAQUE + AVPacket/AVFrame.opaque in libavcodec 60 (FFmpeg 6.0).
+#if LIBAVCODEC_VERSION_MAJOR >= 60
+#define LUCID_COPY_OPAQUE 1
+#else
+#define LUCID_COPY_OPAQUE 0
+#endif
+
 namespace lucid::video {
 
 namespace {
@@ -165,6 +174,9 @@ struct VideoReader::Impl {
     dec->err_recognition |= AV_EF_EXPLODE;
     dec->thread_count = opt.threads;
     dec->pkt_timebase = st->time_base;
+#if LUCID_COPY_OPAQUE
+    dec->flags |= AV_CODEC_FLAG_COPY_OPAQUE;
+#endif
     AVDictionary* dopts = nullptr;
     side_data_qp = par->codec_id == AV_CODEC_ID_H264 || par->codec_id == AV_CODEC_ID_VP9 ||
                    par->codec_id == AV_CODEC_ID_MPEG2VIDEO;
@@ -217,7 +229,7 @@ struct VideoReader::Impl {
   }
 
   // Parses the packet's QP and sends it to the decoder tagged with its sequence number.
-  void send(const AVPacket* p) {
+  void send(AVPacket* p) {
     if (p != nullptr) {
       const int64_t seq = packet_seq++;
       PacketQp q;
@@ -236,7 +248,11 @@ struct VideoReader::Impl {
       // Packets the decoder dropped (corrupt, or skipped leading pictures) never come out; a
       // reorder delay is at most 16 frames, so entries far behind are stale.
       while (!packet_qp.empty() && packet_qp.begin()->first < seq - 64) packet_qp.erase(packet_qp.begin());
+#if LUCID_COPY_OPAQUE
+      p->opaque = reinterpret_cast<void*>(static_cast<intptr_t>(seq));
+#else
       dec->reordered_opaque = seq;
+#endif
     }
     const int rc = avcodec_send_packet(dec.get(), p);
     if (rc < 0 && rc != AVERROR_EOF && rc != AVERROR(EAGAIN)) {
@@ -270,7 +286,11 @@ struct VideoReader::Impl {
     out.qp.reset();
     out.stream_pict_type = PictType::Unknown;
     if (hevc || av1) {
+#if LUCID_COPY_OPAQUE
+      auto it = packet_qp.find(static_cast<int64_t>(reinterpret_cast<intptr_t>(f->opaque)));
+#else
       auto it = packet_qp.find(f->reordered_opaque);
+#endif
       if (it != packet_qp.end()) {
         out.qp = it->second.qp;
         out.stream_pict_type = it->second.type;
