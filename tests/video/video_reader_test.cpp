@@ -97,12 +97,14 @@ TEST(VideoReader, NotAVideoFile) {
 }
 
 TEST(VideoReader, NoVideoStream) {
+  if (!have_encoder("aac")) GTEST_SKIP() << "no ffmpeg CLI with the aac encoder";
   const auto path = make_clip("audio.m4a", "", "-f lavfi -i sine=d=0.3");
   EXPECT_EQ(open_error(path), VideoErrorKind::kNoVideo);
 }
 
 // Limits are checked on the stream parameters before the decoder is opened.
 TEST(VideoReader, AbsurdDimensionsRefusedBeforeDecoding) {
+  if (!have_encoder("ffv1")) GTEST_SKIP() << "no ffmpeg CLI with the ffv1 encoder";
   const auto big = make_clip("big.mkv", "-c:v ffv1", "-f lavfi -i color=size=9000x16 -frames:v 1");
   EXPECT_EQ(open_error(big), VideoErrorKind::kLimits);
   EXPECT_NE(error_text(big).find("9000x16 exceeds the limit"), std::string::npos) << error_text(big);
@@ -113,6 +115,7 @@ TEST(VideoReader, AbsurdDimensionsRefusedBeforeDecoding) {
 }
 
 TEST(VideoReader, UnsupportedPixelFormat) {
+  if (!have_encoder("ffv1")) GTEST_SKIP() << "no ffmpeg CLI with the ffv1 encoder";
   const auto path = make_clip("rgb.mkv", "-pix_fmt bgr0 -c:v ffv1");
   EXPECT_EQ(open_error(path), VideoErrorKind::kUnsupported);
   EXPECT_NE(error_text(path).find("unsupported pixel format bgr0"), std::string::npos);
