@@ -17,6 +17,9 @@ inline std::string temp_dir() {
   static const std::string dir = [] {
     std::string d = ::testing::TempDir() + "lucid_video_" + std::to_string(getpid());
     std::system(("mkdir -p '" + d + "'").c_str());
+    std::atexit([] {  // the clips of this process only
+      std::system(("rm -rf '" + ::testing::TempDir() + "lucid_video_" + std::to_string(getpid()) + "'").c_str());
+    });
     return d;
   }();
   return dir;
