@@ -272,6 +272,19 @@ struct VideoReader::Impl {
                " (not supported)");
     }
     const std::string pf = or_unknown(av_get_pix_fmt_name(static_cast<AVPixelFormat>(f->format)));
+    if (frames_out == 0 && info.pix_fmt == "unknown") {
+      // The probe did not get as far as a pixel format: take and check the first frame's.
+      const AVPixelFormat fpf = static_cast<AVPixelFormat>(f->format);
+      if (!supported_pix_fmt(fpf))
+        fail(VideoErrorKind::kUnsupported, "frame 0: unsupported pixel format " + pf +
+                                               " (supported: 8/10-bit planar YUV 4:2:0, 4:2:2, 4:4:4)");
+      info.pix_fmt = pf;
+      if (const AVPixFmtDescriptor* pd = av_pix_fmt_desc_get(fpf)) {
+        info.bit_depth = pd->comp[0].depth;
+        info.chroma_shift_w = pd->log2_chroma_w;
+        info.chroma_shift_h = pd->log2_chroma_h;
+      }
+    }
     if (pf != info.pix_fmt) {
       fail(VideoErrorKind::kUnsupported, "frame " + std::to_string(frames_out) + ": pixel format changed mid-stream from " +
                                              info.pix_fmt + " to " + pf + " (not supported)");
