@@ -12,7 +12,11 @@ enum Exit : int {
   kExitUsage = 1,       // bad flags or arguments
   kExitUnreadable = 2,  // input missing / unreadable / not a media file
   kExitCorrupt = 3,     // corrupt stream, no video stream, unsupported format, over the limits
+  kExitWrite = 5,       // output exists (without -y) or cannot be written
+  kExitDevice = 6,      // --device cuda without a CUDA device
   kExitInternal = 7,    // internal error
+  kExitPartial = 8,     // --manifest: some items failed (listed in the failures file)
+  kExitInterrupted = 130,  // SIGINT/SIGTERM: no output written; --resume continues
 };
 
 // A failure with its exit code; main() prints "error: <what>: <why>".
@@ -22,5 +26,6 @@ struct CliError : std::runtime_error {
 };
 
 int cmd_info(const std::vector<std::string>& args);
+int cmd_restore(const std::vector<std::string>& args);
 
 }  // namespace lucid::video_cli
