@@ -26,9 +26,10 @@ const Frame& RestorePipeline::at(int64_t index) const {
 void RestorePipeline::push(Frame frame) {
   if (frame.index != last_ + 1)
     throw std::invalid_argument("pipeline: frame " + std::to_string(frame.index) + " after " + std::to_string(last_));
-  if (!held_.empty() && !(frame.format == held_.back().format))
+  if (last_ >= 0 && !(frame.format == format_))
     throw std::invalid_argument("pipeline: frame " + std::to_string(frame.index) + " changes the frame format");
   last_ = frame.index;
+  format_ = frame.format;
   held_.push_back(std::move(frame));
   max_held_ = std::max(max_held_, held_.size());
   while (next_ + window_.lookahead() <= last_) restore_next(false);

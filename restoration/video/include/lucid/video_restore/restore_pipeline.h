@@ -45,6 +45,7 @@ class RestorePipeline {
   std::deque<Frame> held_;  // consecutive indexes
   int64_t next_ = 0;        // next index to restore
   int64_t last_ = -1;       // last index pushed
+  PlaneFormat format_;      // of the frames pushed so far
   size_t max_held_ = 0;
   int64_t restored_ = 0;
 };
