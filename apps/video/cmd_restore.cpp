@@ -648,7 +648,7 @@ int cmd_restore(const std::vector<std::string>& args) {
                                       " (lucid-video " + "0.1.0, no /dev/nvidiaN visible)");
     if (f.verbose) std::fprintf(stderr, "note: the identity restorer runs on the CPU\n");
   }
-  if (!f.verbose) av_log_set_level(AV_LOG_ERROR);
+  if (!f.verbose) av_log_set_level(AV_LOG_QUIET);  // errors are reported as `error: what: why`
 
   struct sigaction sa {};
   sa.sa_handler = on_signal;
