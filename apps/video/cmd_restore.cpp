@@ -98,6 +98,23 @@ void fsync_path(const std::string& p) {
   }
 }
 
+// Temporary outputs `.lucid-tmp-PID-NAME` of runs that were killed (their PID is gone).
+void remove_stale_temporaries(const std::string& dir, const std::string& name) {
+  DIR* d = opendir(dir.c_str());
+  if (!d) return;
+  const std::string prefix = ".lucid-tmp-", suffix = "-" + name;
+  while (dirent* e = readdir(d)) {
+    const std::string n = e->d_name;
+    if (n.size() <= prefix.size() + suffix.size() || n.rfind(prefix, 0) != 0 ||
+        n.compare(n.size() - suffix.size(), suffix.size(), suffix) != 0)
+      continue;
+    const std::string pid = n.substr(prefix.size(), n.size() - prefix.size() - suffix.size());
+    if (pid.find_first_not_of("0123456789") != std::string::npos || pid.empty()) continue;
+    if (!exists("/proc/" + pid)) ::unlink((dir + "/" + n).c_str());
+  }
+  closedir(d);
+}
+
 int64_t parse_int(const std::string& flag, const std::string& v, int64_t lo, int64_t hi) {
   try {
     size_t used = 0;
@@ -184,6 +201,7 @@ FileResult restore_file(const std::string& in, const std::string& out, const Res
   const std::string out_dir = dir_of(out);
   if (!exists(out_dir)) throw CliError(kExitWrite, out + ": no such folder " + out_dir);
   const std::string work = out_dir + "/." + base_of(out) + ".lucid-work";
+  remove_stale_temporaries(out_dir, base_of(out));
   const std::string journal_path = work + "/journal";
   const std::string fp = fingerprint(in, f);
 

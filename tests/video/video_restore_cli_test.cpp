@@ -241,8 +241,12 @@ TEST(VideoRestoreCli, ExistingOutputNeedsY) {
   EXPECT_NE(err.find("error: " + out + ": exists (use -y to replace it)"), std::string::npos) << err;
   std::ifstream f(out);
   EXPECT_EQ(std::string(std::istreambuf_iterator<char>(f), {}), "precious");
+  // A temporary output of a killed run (its PID is gone) is cleaned up by the next run.
+  const std::string stale = temp_dir() + "/.lucid-tmp-999999999-y.mkv";
+  { std::ofstream(stale) << "half"; }
   EXPECT_EQ(cli("restore '" + in + "' -o '" + out + "' -y --quiet"), 0);
   EXPECT_EQ(decode(out).hash.size(), 4u);
+  EXPECT_FALSE(exists(stale));
 }
 
 TEST(VideoRestoreCli, LossyOutputCodecs) {

@@ -129,6 +129,9 @@ std::unique_ptr<AVCodecContext, CodecFreer> open_encoder(const std::string& code
   AVDictionary* opts = nullptr;
   if (codec == "ffv1") {
     ctx->gop_size = 1;  // every frame a keyframe: segments concatenate anywhere
+    // The slice count is in the FFV1 v3 header (extradata): fix it by the frame size, not by
+    // the thread count, so that segments written by runs with different -j share one header.
+    ctx->slices = int64_t{f.width} * f.height >= 320 * 240 ? 4 : 1;
     av_dict_set(&opts, "level", "3", 0);
     av_dict_set(&opts, "slicecrc", "1", 0);
   } else {
@@ -307,6 +310,16 @@ class VideoPacketSource {
       seg_ = open_input(segments_[next_segment_++]);
       if (seg_->nb_streams < 1 || seg_->streams[0]->codecpar->codec_type != AVMEDIA_TYPE_VIDEO)
         fail(VideoErrorKind::kCorrupt, segments_[next_segment_ - 1] + ": not a video segment");
+      // Packets of every segment go out under the first one's header: they must agree.
+      const AVCodecParameters* sp = seg_->streams[0]->codecpar;
+      if (!enc_ && out_->codecpar->extradata_size == sp->extradata_size &&
+          (sp->extradata_size == 0 || std::memcmp(out_->codecpar->extradata, sp->extradata, sp->extradata_size) == 0) &&
+          out_->codecpar->width == sp->width && out_->codecpar->height == sp->height &&
+          out_->codecpar->format == sp->format) {
+        // same stream parameters
+      } else if (!enc_) {
+        fail(VideoErrorKind::kCorrupt, segments_[next_segment_ - 1] + ": segment made with other FFV1 settings than the first");
+      }
       if (enc_) {
         const AVCodec* dc = avcodec_find_decoder(seg_->streams[0]->codecpar->codec_id);
         if (!dc) fail(VideoErrorKind::kUnsupported, "no FFV1 decoder");
