@@ -105,6 +105,22 @@ const char* encoder_name(const std::string& codec) {
   return nullptr;
 }
 
+// FFV1 slice count: 4 or more from 320x240 up (slice threads), and enough that no slice exceeds
+// the encoder's limit (width/h * height/v * (bits + 1) * planes <= 2^27; 8K 10-bit needs 9).
+// Searched in the encoder's own order of v x h grids.
+int ffv1_slices(const VideoFormat& f) {
+  const int min_slices = int64_t{f.width} * f.height >= 320 * 240 ? 4 : 1;
+  const int64_t planes = 3;  // Y, Cb, Cr (measured: 8K 10-bit fails with 6 slices, takes 9)
+  for (int v = 1; v < 32; ++v)
+    for (int h = v; h < 2 * v; ++h) {
+      if (h * v < min_slices || h * v > 256) continue;
+      const int64_t maxw = (f.width + h - 1) / h, maxh = (f.height + v - 1) / v;
+      if (maxw * maxh * (f.bit_depth + 1) * planes > (int64_t{8} << 24)) continue;
+      return h * v;
+    }
+  return 0;  // let the encoder choose
+}
+
 std::unique_ptr<AVCodecContext, CodecFreer> open_encoder(const std::string& codec, const VideoFormat& f,
                                                         const OutputOptions& o, bool global_header) {
   const char* name = encoder_name(codec);
@@ -131,7 +147,7 @@ std::unique_ptr<AVCodecContext, CodecFreer> open_encoder(const std::string& code
     ctx->gop_size = 1;  // every frame a keyframe: segments concatenate anywhere
     // The slice count is in the FFV1 v3 header (extradata): fix it by the frame size, not by
     // the thread count, so that segments written by runs with different -j share one header.
-    ctx->slices = int64_t{f.width} * f.height >= 320 * 240 ? 4 : 1;
+    ctx->slices = ffv1_slices(f);
     av_dict_set(&opts, "level", "3", 0);
     av_dict_set(&opts, "slicecrc", "1", 0);
   } else {
