@@ -325,6 +325,13 @@ FileResult restore_file(const std::string& in, const std::string& out, const Res
   const vr::PlaneFormat pf{info.width, info.height, info.bit_depth, info.chroma_shift_w, info.chroma_shift_h};
   video::VideoFrame vf;
   int64_t decoded = 0;
+  int64_t last_pts = INT64_MIN, made_pts = 0;
+  const int64_t frame_period = [&]() -> int64_t {
+    if (info.frame_rate_num <= 0 || info.time_base_num <= 0) return 1;
+    const int64_t p = std::llround(static_cast<double>(info.time_base_den) * info.frame_rate_den /
+                                   (static_cast<double>(info.time_base_num) * info.frame_rate_num));
+    return p > 0 ? p : 1;
+  }();
   try {
     while (reader->read(vf)) {
       check_signal();
@@ -333,14 +340,21 @@ FileResult restore_file(const std::string& in, const std::string& out, const Res
                                          std::to_string(vf.width) + "x" + std::to_string(vf.height) + " (not supported)");
       if (to && vf.index >= *to + restorer.window().lookahead()) {
         // Past the range and its look-ahead: the rest only matters for the copy range's end.
-        if (!end_s && vf.pts != INT64_MIN) end_s = vf.pts * tb;
+        if (!end_s) end_s = (vf.pts != INT64_MIN && vf.pts > last_pts ? vf.pts : last_pts + frame_period) * tb;
         break;
       }
-      if (vf.index == from && vf.pts != INT64_MIN) start_s = vf.pts * tb;
-      if (to && vf.index == *to && vf.pts != INT64_MIN) end_s = vf.pts * tb;
+      // Elementary streams (.hevc, .h264, .obu) carry no timestamps: count frame periods.
+      int64_t pts = vf.pts;
+      if (pts == INT64_MIN || (last_pts != INT64_MIN && pts <= last_pts)) {
+        pts = last_pts == INT64_MIN ? 0 : last_pts + frame_period;
+        ++made_pts;
+      }
+      last_pts = pts;
+      if (vf.index == from) start_s = pts * tb;
+      if (to && vf.index == *to) end_s = pts * tb;
       vr::Frame fr = vr::Frame::blank(pf);
       fr.index = vf.index;
-      fr.pts = vf.pts == INT64_MIN ? 0 : vf.pts;
+      fr.pts = pts;
       fr.qp = vf.qp;
       const int bps = pf.bytes_per_sample();
       for (int p = 0; p < 3; ++p)
@@ -362,6 +376,9 @@ FileResult restore_file(const std::string& in, const std::string& out, const Res
     throw;
   }
   r.frames = decoded;
+  std::vector<std::string> warnings;
+  if (made_pts > 0)
+    warnings.push_back(std::to_string(made_pts) + " frame(s) without (increasing) timestamps; timed by the frame rate");
   r.max_frames_held = pipeline.max_frames_held();
   if (from >= decoded)
     throw CliError(kExitUsage, "--frames: starts at frame " + std::to_string(from) + " but " + in + " has " +
@@ -384,6 +401,7 @@ FileResult restore_file(const std::string& in, const std::string& out, const Res
   if (to) oo.copy_end_s = end_s;
   try {
     r.mux = video::mux_output(segments, in, vformat, tmp, oo);
+    r.mux.warnings.insert(r.mux.warnings.begin(), warnings.begin(), warnings.end());
     fsync_path(tmp);
   } catch (const video::VideoError& e) {
     ::unlink(tmp.c_str());

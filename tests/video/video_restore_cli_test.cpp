@@ -408,3 +408,40 @@ TEST(VideoRestoreCli, BadInputAndFlags) {
     EXPECT_NE(err.find("error: --device cuda: no CUDA device is available"), std::string::npos) << err;
   }
 }
+
+// Elementary streams have no timestamps: the output is timed by the frame rate, with a warning.
+TEST(VideoRestoreCli, ElementaryStreamGetsFrameRateTimestamps) {
+  if (!lucid::video::test::have_encoder("libx265")) GTEST_SKIP();
+  const std::string in = make_clip("raw.hevc", "-c:v libx265 -x265-params log-level=error",
+                                   "-f lavfi -i testsrc2=size=96x64:rate=25 -frames:v 10");
+  const std::string out = temp_dir() + "/raw.mkv";
+  std::string js, err;
+  ASSERT_EQ(cli("restore '" + in + "' -o '" + out + "' --json", &js, &err), 0) << err;
+  EXPECT_NE(err.find("warning: " + in + ": 10 frame(s) without (increasing) timestamps; timed by the frame rate"),
+            std::string::npos) << err;
+  const Decoded a = decode(in), b = decode(out);
+  ASSERT_EQ(b.pts_s.size(), 10u);
+  for (size_t i = 0; i < 10; ++i) EXPECT_NEAR(b.pts_s[i], 0.04 * i, 0.0011);
+  EXPECT_EQ(a.hash, b.hash);
+}
+
+TEST(VideoRestoreCli, SubtitleStreamIsCopied) {
+  if (!lucid::video::test::have_encoder("libx264") || !lucid::video::test::have_encoder("srt")) GTEST_SKIP();
+  const std::string srt = temp_dir() + "/subs.srt";
+  {
+    std::ofstream s(srt);
+    s << "1\n00:00:00,100 --> 00:00:00,300\nfirst\n\n2\n00:00:00,350 --> 00:00:00,450\nsecond\n";
+  }
+  const std::string in = make_clip("subs.mkv", "-map 0:v -map 1:s -c:v libx264 -pix_fmt yuv420p -c:s srt -metadata:s:s:0 language=fra",
+                                   "-f lavfi -i testsrc2=size=96x64:rate=25 -i '" + srt + "' -t 0.48");
+  const std::string out = temp_dir() + "/subs_out.mkv";
+  std::string err;
+  ASSERT_EQ(cli("restore '" + in + "' -o '" + out + "' --quiet", nullptr, &err), 0) << err;
+  const Packets a = packets(in, "s"), b = packets(out, "s");
+  ASSERT_EQ(a.data.size(), 2u);
+  EXPECT_EQ(a.data, b.data);
+  EXPECT_EQ(a.pts_s, b.pts_s);
+  std::string lang;
+  run("ffprobe -v error -select_streams s:0 -show_entries stream_tags=language -of csv=p=0 '" + out + "'", &lang);
+  EXPECT_EQ(lang, "fra\n");
+}
