@@ -445,3 +445,16 @@ TEST(VideoRestoreCli, SubtitleStreamIsCopied) {
   run("ffprobe -v error -select_streams s:0 -show_entries stream_tags=language -of csv=p=0 '" + out + "'", &lang);
   EXPECT_EQ(lang, "fra\n");
 }
+
+// A QuickTime timecode track has no packets FFmpeg copies: it travels as the timecode tag.
+TEST(VideoRestoreCli, TimecodeTrackBecomesATag) {
+  if (!lucid::video::test::have_encoder("libx264")) GTEST_SKIP();
+  const std::string in = make_clip("tc.mp4", "-c:v libx264 -pix_fmt yuv420p -timecode 01:00:00:00",
+                                   "-f lavfi -i testsrc2=size=96x64:rate=25 -t 0.4");
+  const std::string out = temp_dir() + "/tc.mkv";
+  std::string err, tc;
+  ASSERT_EQ(cli("restore '" + in + "' -o '" + out + "'", nullptr, &err), 0) << err;
+  EXPECT_NE(err.find("(tmcd) carried as the video's timecode tag"), std::string::npos) << err;
+  run("ffprobe -v error -select_streams v:0 -show_entries stream_tags=timecode -of csv=p=0 '" + out + "'", &tc);
+  EXPECT_EQ(tc, "01:00:00:00\n");
+}

@@ -455,7 +455,9 @@ MuxReport mux_output(const std::vector<std::string>& segments, const std::string
   set_stream_format(vst, format);
   if (vidx >= 0) {
     const AVStream* ivs = in->streams[vidx];
-    for (const char* key : {"language", "title"})
+    // timecode: a QuickTime tmcd track arrives as this tag (no packets FFmpeg can copy), and the
+    // MP4 muxer rebuilds the track from it; Matroska keeps it as a tag.
+    for (const char* key : {"language", "title", "timecode"})
       if (const AVDictionaryEntry* e = av_dict_get(ivs->metadata, key, nullptr, 0))
         av_dict_set(&vst->metadata, key, e->value, 0);
     vst->disposition = ivs->disposition;
@@ -467,8 +469,16 @@ MuxReport mux_output(const std::vector<std::string>& segments, const std::string
     if (static_cast<int>(i) == vidx) continue;
     const AVStream* is = in->streams[i];
     if (!muxer_takes(out.oc->oformat, is->codecpar)) {
-      report.warnings.push_back("stream " + std::to_string(i) + " (" + avcodec_get_name(is->codecpar->codec_id) +
-                                ") cannot be stored in " + out.oc->oformat->name + ": dropped");
+      if (is->codecpar->codec_tag == MKTAG('t', 'm', 'c', 'd') && av_dict_get(vst->metadata, "timecode", nullptr, 0)) {
+        report.warnings.push_back("stream " + std::to_string(i) + " (tmcd) carried as the video's timecode tag");
+        continue;
+      }
+      char tag[AV_FOURCC_MAX_STRING_SIZE] = {0};
+      av_fourcc_make_string(tag, is->codecpar->codec_tag);
+      const char* type = av_get_media_type_string(is->codecpar->codec_type);
+      report.warnings.push_back("stream " + std::to_string(i) + " (" + (type ? type : "unknown") + ", codec " +
+                                avcodec_get_name(is->codecpar->codec_id) + ", tag " + tag + ") cannot be stored in " +
+                                out.oc->oformat->name + ": dropped");
       continue;
     }
     AVStream* os = avformat_new_stream(out.oc, nullptr);
