@@ -98,6 +98,9 @@ void fsync_path(const std::string& p) {
   }
 }
 
+// Where the segments and journal of OUT live: `.OUT.lucid-work` beside it.
+std::string work_dir_of(const std::string& out) { return dir_of(out) + "/." + base_of(out) + ".lucid-work"; }
+
 // Temporary outputs `.lucid-tmp-PID-NAME` of runs that were killed (their PID is gone).
 void remove_stale_temporaries(const std::string& dir, const std::string& name) {
   DIR* d = opendir(dir.c_str());
@@ -124,6 +127,11 @@ int64_t parse_int(const std::string& flag, const std::string& v, int64_t lo, int
   }
   throw CliError(kExitUsage, flag + ": expected an integer in " + std::to_string(lo) + ".." + std::to_string(hi) +
                                  ", got '" + v + "'");
+}
+
+// "IN: why", unless the reader's message names the file already.
+std::string about(const std::string& in, const std::string& why) {
+  return why.rfind(in + ":", 0) == 0 ? why : in + ": " + why;
 }
 
 int exit_for(video::VideoErrorKind k) { return k == video::VideoErrorKind::kOpen ? kExitUnreadable : kExitCorrupt; }
@@ -200,7 +208,7 @@ FileResult restore_file(const std::string& in, const std::string& out, const Res
   if (!f.overwrite && exists(out)) throw CliError(kExitWrite, out + ": exists (use -y to replace it)");
   const std::string out_dir = dir_of(out);
   if (!exists(out_dir)) throw CliError(kExitWrite, out + ": no such folder " + out_dir);
-  const std::string work = out_dir + "/." + base_of(out) + ".lucid-work";
+  const std::string work = work_dir_of(out);
   remove_stale_temporaries(out_dir, base_of(out));
   const std::string journal_path = work + "/journal";
   const std::string fp = fingerprint(in, f);
@@ -369,7 +377,7 @@ FileResult restore_file(const std::string& in, const std::string& out, const Res
   } catch (const video::VideoError& e) {
     seg.reset();
     ::unlink(seg_tmp.c_str());
-    throw CliError(exit_for(e.kind), e.what());
+    throw CliError(exit_for(e.kind), about(in, e.what()));
   } catch (...) {
     seg.reset();
     if (!seg_tmp.empty()) ::unlink(seg_tmp.c_str());
@@ -562,6 +570,7 @@ int run_manifest(const std::string& manifest, const std::string& out_dir, std::o
       print_summary(r, f);
       done.push_back(to_json(r, f));
     } catch (const CliError& e) {
+      if ((e.code == kExitUnreadable || e.code == kExitCorrupt) && exists(work_dir_of(out))) remove_tree(work_dir_of(out));
       ++failed;
       std::fprintf(stderr, "error: %s\n", e.what());
       failures.push_back({{"input", items[i]}, {"line", i + 1}, {"exit_code", e.code}, {"error", e.what()}});
@@ -692,7 +701,14 @@ int cmd_restore(const std::vector<std::string>& args) {
   sigaction(SIGTERM, &sa, nullptr);
   try {
     if (!manifest.empty()) return run_manifest(manifest, output, shard, f);
-    const FileResult r = restore_file(inputs[0], output, f, f.resume);
+    FileResult r;
+    try {
+      r = restore_file(inputs[0], output, f, f.resume);
+    } catch (const CliError& e) {
+      // A bad input will not get better: drop its segments. Write errors keep them for --resume.
+      if ((e.code == kExitUnreadable || e.code == kExitCorrupt) && exists(work_dir_of(output))) remove_tree(work_dir_of(output));
+      throw;
+    }
     print_summary(r, f);
     if (f.json) std::puts(to_json(r, f).dump(2).c_str());
     return kExitOk;

@@ -458,3 +458,22 @@ TEST(VideoRestoreCli, TimecodeTrackBecomesATag) {
   run("ffprobe -v error -select_streams v:0 -show_entries stream_tags=timecode -of csv=p=0 '" + out + "'", &tc);
   EXPECT_EQ(tc, "01:00:00:00\n");
 }
+
+// A stream cut short: the decode error names the frame, exit 3, no output and no work folder.
+TEST(VideoRestoreCli, TruncatedInputFailsCleanly) {
+  if (!lucid::video::test::have_encoder("libx264")) GTEST_SKIP();
+  const std::string full = make_clip("cut_full.mp4", "-c:v libx264 -pix_fmt yuv420p -movflags +faststart",
+                                     "-f lavfi -i testsrc2=size=192x128:rate=25 -frames:v 24");
+  const std::string in = temp_dir() + "/cut.mp4";
+  struct stat st;
+  ASSERT_EQ(::stat(full.c_str(), &st), 0);
+  ASSERT_EQ(run("head -c " + std::to_string(st.st_size * 2 / 3) + " '" + full + "' > '" + in + "'"), 0);
+  const std::string out = temp_dir() + "/cut.mkv";
+  std::string err;
+  const int rc = cli("restore '" + in + "' -o '" + out + "' --segment 4", nullptr, &err);
+  EXPECT_EQ(rc, 3) << err;
+  EXPECT_EQ(err.rfind("error: " + in + ": frame ", 0), 0u) << err;
+  EXPECT_FALSE(exists(out));
+  EXPECT_FALSE(exists(temp_dir() + "/.cut.mkv.lucid-work"));
+  EXPECT_TRUE(tmp_files(temp_dir()).empty());
+}
