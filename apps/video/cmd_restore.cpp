@@ -407,12 +407,14 @@ FileResult restore_file(const std::string& in, const std::string& out, const Res
   oo.threads = f.threads;
   if (from > 0) oo.copy_start_s = start_s;
   if (to) oo.copy_end_s = end_s;
+  oo.cancelled = [] { return g_signal.load() != 0; };
   try {
     r.mux = video::mux_output(segments, in, vformat, tmp, oo);
     r.mux.warnings.insert(r.mux.warnings.begin(), warnings.begin(), warnings.end());
     fsync_path(tmp);
   } catch (const video::VideoError& e) {
     ::unlink(tmp.c_str());
+    if (e.kind == video::VideoErrorKind::kCancelled) throw Interrupted();
     throw CliError(e.kind == video::VideoErrorKind::kUnsupported ? kExitCorrupt : kExitWrite, e.what());
   }
   if (g_signal.load()) {

@@ -531,6 +531,7 @@ MuxReport mux_output(const std::vector<std::string>& segments, const std::string
   bool have_v = video.next(v.get()), have_c = next_copy(c.get());
   auto when = [](const AVPacket* p) { return p->dts != AV_NOPTS_VALUE ? p->dts : p->pts; };
   while (have_v || have_c) {
+    if (options.cancelled && options.cancelled()) fail(VideoErrorKind::kCancelled, out_path + ": cancelled");
     bool take_v = have_v;
     if (have_v && have_c) {
       const int64_t tv = when(v.get()), tc = when(c.get());

@@ -30,6 +30,7 @@ enum class VideoErrorKind {
   kUnsupported,  // codec without decoder, pixel format, mid-stream format change
   kLimits,       // dimensions beyond ReaderOptions limits (checked before any allocation)
   kCorrupt,      // decode error in the stream
+  kCancelled,    // the caller's cancel callback asked to stop (writer)
 };
 
 struct VideoError : std::runtime_error {

@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,6 +71,8 @@ struct OutputOptions {
   // Copied streams keep the packets whose pts lies in [start, end) seconds (all when unset),
   // for --frames.
   std::optional<double> copy_start_s, copy_end_s;
+  // Polled between packets; true stops mux_output with VideoError(kCancelled) (Ctrl-C).
+  std::function<bool()> cancelled;
 };
 
 struct MuxReport {
