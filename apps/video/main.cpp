@@ -67,6 +67,10 @@ int main(int argc, char** argv) {
     std::puts("lucid-video 0.1.0");
     return kExitOk;
   }
+  if (args.size() == 2 && (args[1] == "-h" || args[1] == "--help")) {
+    std::fputs(kUsage, stdout);
+    return kExitOk;
+  }
   try {
     if (cmd == "info") return cmd_info({args.begin() + 1, args.end()});
     if (cmd == "restore") return cmd_restore({args.begin() + 1, args.end()});
