@@ -13,6 +13,8 @@ packages=(
   libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
   libopencv-dev libgtest-dev
+  ffmpeg nlohmann-json3-dev
+  slurm-wlm munge  # only for the slow Slurm array test (tests/video/slurm_array_test.sh)
 )
 sudo=""
 if [ "$(id -u)" != 0 ]; then

@@ -1,0 +1,86 @@
+// lucid-video: video restoration tool. `info` (streams, format, per-frame QP) and `restore`.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "video_cli.h"
+
+namespace {
+
+const char* kUsage =
+    "usage:\n"
+    "  lucid-video info IN [--json] [--qp N] [-v]\n"
+    "  lucid-video restore IN -o OUT [options]\n"
+    "  lucid-video restore --manifest LIST [--shard I/N] -o OUTDIR [options]\n"
+    "\n"
+    "info: the file's streams, the video stream's codec, size, pixel format, bit depth, colour\n"
+    "tags, frame rate, time base, frame count (every frame is decoded) and each frame's QP and\n"
+    "picture type. QP scales: HEVC and H.264 luma QP (0..51 at 8 bit; HEVC from the slice\n"
+    "headers, mean over slices), AV1 and VP9 base_q_idx (0..255), MPEG-2 quantiser_scale.\n"
+    "  --json     print JSON to stdout (a \"frames\" array with each frame's qp and pict_type)\n"
+    "  --qp N     report N as every frame's QP (overrides the stream's)\n"
+    "  -v         also print FFmpeg's own messages and QP parser warnings\n"
+    "  -h, --help this help; -V, --version the version\n"
+    "\n"
+    "restore: restores every frame (this version: the pass-through restorer) and writes OUT with\n"
+    "the input's audio/subtitle/data streams copied, timestamps, frame rate, aspect ratio and\n"
+    "colour tags kept. OUT appears only when complete (temporary file + rename).\n"
+    "  --codec C      ffv1 (default, lossless, Matroska), x265, svtav1, x264\n"
+    "  --crf N        quality of x265/x264 (0..51) or svtav1 (0..63); --qp-out N: constant QP\n"
+    "  --qp N         the QP the restorer is told for every frame (default: the stream's)\n"
+    "  --tile N       restore in N x N tiles (default 0: whole frames)\n"
+    "  --frames A:B   frames A..B-1 only (A: to the end); copied streams cut to that time\n"
+    "  --segment N    frames per resumable segment (default 250)\n"
+    "  --resume       keep the segments a killed run finished (from OUT's work folder)\n"
+    "  -y             replace an existing OUT (default: refuse, exit 5)\n"
+    "  -j N           decoder/encoder threads (default 1)\n"
+    "  --device D     cpu (default) or cuda[:N] (exit 6 without a CUDA device)\n"
+    "  --json         a JSON summary on stdout; --quiet: no progress or summary line\n"
+    "  --manifest L   one input per line (# comments); outputs OUTDIR/<stem>.mkv; existing outputs\n"
+    "                 are skipped, failures go to OUTDIR/failures-I-of-N.json\n"
+    "  --shard I/N    lines i with i % N == I (default: SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT,\n"
+    "                 else JOB_COMPLETION_INDEX/LUCID_SHARD_COUNT, else 0/1)\n"
+    "Progress (frame, fps, ETA) on a TTY only.\n"
+    "\n"
+    "Exit codes: 0 ok, 1 usage, 2 input unreadable, 3 input corrupt/unsupported/too large,\n"
+    "5 output exists or cannot be written, 6 device unavailable, 7 internal error, 8 some\n"
+    "manifest items failed, 130 interrupted (no output; --resume continues).\n"
+    "Every error line reads `error: what: why`.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace lucid::video_cli;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    std::fprintf(stderr, "error: lucid-video: missing command\n%s", kUsage);
+    return kExitUsage;
+  }
+  const std::string cmd = args[0];
+  if (cmd == "-h" || cmd == "--help") {
+    std::fputs(kUsage, stdout);
+    return kExitOk;
+  }
+  if (cmd == "-V" || cmd == "--version") {
+    std::puts("lucid-video 0.1.0");
+    return kExitOk;
+  }
+  if (args.size() == 2 && (args[1] == "-h" || args[1] == "--help")) {
+    std::fputs(kUsage, stdout);
+    return kExitOk;
+  }
+  try {
+    if (cmd == "info") return cmd_info({args.begin() + 1, args.end()});
+    if (cmd == "restore") return cmd_restore({args.begin() + 1, args.end()});
+    throw CliError(kExitUsage, "lucid-video: unknown command '" + cmd + "' (see --help)");
+  } catch (const CliError& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    if (e.code == kExitUsage) std::fputs(kUsage, stderr);
+    return e.code;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: internal: %s\n", e.what());
+    return kExitInternal;
+  }
+}
