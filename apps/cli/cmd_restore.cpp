@@ -30,11 +30,10 @@ struct RestoreFlags {
   bool constraint = true;  // JPEG inputs: keep the result consistent with the file
 };
 
-// An input image with the quality factor its JPEG tables give (0 if not a JPEG).
+// An input file: a JPEG's bytes (the library decodes it, reads its tables and coefficients,
+// once), or the decoded pixels of any other image.
 struct Input {
   media::Image img;
-  int file_qf = 0;
-  bool exact = false;
   std::vector<uint8_t> jpeg;  // the file's bytes when it is a JPEG
 };
 
@@ -42,29 +41,21 @@ Input read_input(const std::string& path) {
   Input in;
   std::vector<uint8_t> bytes = media::read_file(path);
   const bool is_jpeg = bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
-  if (!is_jpeg) {
+  if (is_jpeg)
+    in.jpeg = std::move(bytes);
+  else
     in.img = media::decode_image(bytes.data(), bytes.size(), path);
-    return in;
-  }
-  jpeg::DecodedJpeg d;
-  std::string why;
-  jpeg::Limits limits;
-  limits.max_side = media::kMaxImageSide;
-  limits.max_pixels = media::kMaxImagePixels;
-  if (jpeg::decode_jpeg(bytes.data(), bytes.size(), &d, &why, limits) != jpeg::Status::kOk) {
-    media::decode_image(bytes.data(), bytes.size(), path);  // throws the standard ImageError
-    throw CliError(kExitCorrupt, path + ": cannot read: " + why);
-  }
-  const jpeg::QualityEstimate q = jpeg::estimate_quality(d.qt);
-  if (q.quality > 0) {
-    in.file_qf = std::clamp(static_cast<int>(std::lround(q.quality)), 1, 100);
-    in.exact = q.exact;
-  }
-  in.img.width = d.width;
-  in.img.height = d.height;
-  in.img.rgb = std::move(d.rgb);
-  in.jpeg = std::move(bytes);
   return in;
+}
+
+const char* source_name(lucid_quality_source s) {
+  switch (s) {
+    case LUCID_QUALITY_FROM_USER: return "user";
+    case LUCID_QUALITY_FROM_FILE_TABLES: return "file";
+    case LUCID_QUALITY_FROM_FILE_ESTIMATE: return "file-estimate";
+    case LUCID_QUALITY_FROM_MODEL: break;
+  }
+  return "cave";
 }
 
 // Shows "restoring NAME: tile i/n" on a terminal only.
@@ -96,39 +87,40 @@ Result restore_one(Context& ctx, const std::string& in, const std::string& out,
   Result r;
   r.input = in;
   r.output = out;
-  r.width = input.img.width;
-  r.height = input.img.height;
-  if (rf.qf) {
-    r.qf = rf.qf;
-    r.qf_source = "user";
-  } else if (input.file_qf) {
-    r.qf = input.file_qf;
-    r.qf_source = input.exact ? "file" : "file-estimate";
-  } else {
-    r.qf_source = "cave";
-  }
   TileProgress progress{in};
   if (quiet_progress) progress.tty = false;
   ctx.check(lucid_context_set_progress(ctx.get(), &TileProgress::callback, &progress), in);
   Timer t;
   uint8_t* pixels = nullptr;
+  lucid_restore_info info;
+  lucid_restore_info_init(&info);
   if (!input.jpeg.empty()) {
-    // JPEG files go in whole, so the restorer can also use their quantized coefficients; the
-    // pixels decoded here are not needed for that.
-    std::vector<uint8_t>().swap(input.img.rgb);
+    // JPEG files go in whole: the restorer also uses their tables and quantized coefficients.
     ctx.check(lucid_context_set_option(ctx.get(), LUCID_OPT_JPEG_QF, rf.qf), "--qf");
-    uint32_t w = 0, h = 0;
-    ctx.check(lucid_restore_jpeg(ctx.get(), input.jpeg.data(), input.jpeg.size(), &pixels, &w, &h),
+    ctx.check(lucid_restore_jpeg_ex(ctx.get(), input.jpeg.data(), input.jpeg.size(), &pixels,
+                                    &info),
               in);
   } else {
-    ctx.check(lucid_restore_rgb(ctx.get(), input.img.rgb.data(), input.img.width,
-                                input.img.height, size_t(input.img.width) * 3, r.qf, &pixels),
+    ctx.check(lucid_restore_rgb_ex(ctx.get(), input.img.rgb.data(), input.img.width,
+                                   input.img.height, size_t(input.img.width) * 3, rf.qf,
+                                   &pixels, &info),
               in);
   }
+  r.width = int(info.width);
+  r.height = int(info.height);
+  r.qf = info.quality;
+  r.qf_source = source_name(info.quality_source);
   media::Image img;
-  img.width = input.img.width;
-  img.height = input.img.height;
+  img.width = r.width;
+  img.height = r.height;
   img.rgb.assign(pixels, pixels + size_t(img.width) * img.height * 3);
+  // Grayscale in, grayscale out: a gray JPEG comes back gray from the library; for a gray PNG
+  // or PGM the network's output is reduced to its luma here.
+  img.gray = info.gray || input.img.gray;
+  if (img.gray && !info.gray)
+    for (size_t i = 0; i + 2 < img.rgb.size(); i += 3)
+      img.rgb[i] = img.rgb[i + 1] = img.rgb[i + 2] = static_cast<uint8_t>(std::lround(
+          0.299 * img.rgb[i] + 0.587 * img.rgb[i + 1] + 0.114 * img.rgb[i + 2]));
   lucid_free(pixels);
   r.seconds = t.seconds();
   media::write_image(out, img, f.overwrite);
@@ -252,6 +244,7 @@ int cmd_bench_restore(int argc, char** argv) {
   if (a.value({"--qf"}, &v)) qfs = parse_int_list("--qf", v, 1, 100);
   if (a.value({"--tile"}, &v)) rf.tile = parse_int("--tile", v, 256, 4096);
   rf.constraint = !a.flag({"--no-constraint"});
+  const bool gray = a.flag({"--gray"});
   auto pos = a.positionals();
   if (pos.size() != 1) throw CliError(kExitUsage, "bench-restore: expected one image folder");
   check_device(f);
@@ -272,11 +265,22 @@ int cmd_bench_restore(int argc, char** argv) {
   std::vector<Stats> jp(qfs.size()), lu(qfs.size());
   std::vector<double> min_gain(qfs.size(), 1e9);
   for (size_t fi = 0; fi < files.size(); ++fi) {
-    const media::Image clean = media::read_image(files[fi]);
+    media::Image clean = media::read_image(files[fi]);
+    const media::Image source = clean;
+    if (gray) {
+      // The reference is the photo's luma, computed as libjpeg computes it for a grayscale
+      // JPEG (JCS_RGB -> JCS_GRAYSCALE, 16-bit fixed point).
+      for (size_t i = 0; i < clean.rgb.size(); i += 3)
+        clean.rgb[i] = clean.rgb[i + 1] = clean.rgb[i + 2] = static_cast<uint8_t>(
+            (19595u * clean.rgb[i] + 38470u * clean.rgb[i + 1] + 7471u * clean.rgb[i + 2] +
+             32768u) >> 16);
+      clean.gray = true;
+    }
     const double share = 1.0 / files.size();
     for (size_t qi = 0; qi < qfs.size(); ++qi) {
-      const auto bytes = jpeg::encode_jpeg(clean.rgb.data(), clean.width, clean.height, qfs[qi],
-                                           jpeg::Subsampling::k420, true);
+      const auto bytes = jpeg::encode_jpeg(
+          source.rgb.data(), source.width, source.height, qfs[qi],
+          gray ? jpeg::Subsampling::kGray : jpeg::Subsampling::k420, true);
       media::Image dec = media::decode_image(bytes.data(), bytes.size(), files[fi] + " (JPEG)");
       uint8_t* rgb = nullptr;
       uint32_t w = 0, h = 0;
@@ -317,9 +321,11 @@ int cmd_bench_restore(int argc, char** argv) {
   std::ostringstream j;
   j.precision(6);
   j << "{\n  \"name\": \"lucid-" << json_escape(model) << "\",\n  \"description\": \"JPEG "
-    << "artifact removal on " << json_escape(pos[0]) << ": libjpeg-turbo 4:2:0 baseline IJG "
+    << "artifact removal on " << json_escape(pos[0]) << ": libjpeg-turbo "
+    << (gray ? "grayscale (PSNR of the luma)" : "4:2:0") << " baseline IJG "
     << "tables, optimized Huffman, at each QF; restored with lucid_restore_jpeg\",\n"
     << "  \"jpeg_constraint\": " << (rf.constraint ? "true" : "false") << ",\n"
+    << "  \"gray\": " << (gray ? "true" : "false") << ",\n"
     << "  \"images\": " << files.size() << ",\n  \"qf\": [";
   for (size_t i = 0; i < qfs.size(); ++i) j << (i ? ", " : "") << qfs[i];
   j << "],\n  \"jpeg\": {\"bpp\": " << series(jp, &Stats::bpp)

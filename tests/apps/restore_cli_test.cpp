@@ -1,5 +1,8 @@
 // `lucid restore` and `lucid bench-restore` as a user meets them: exit codes, error lines,
 // no overwriting, folders, JSON. Uses the random-weight test restorer (tests/data).
+#include "lucid/media/image_io.h"
+#include "lucid/media/jpeg_io.h"
+
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -78,6 +81,31 @@ TEST_F(RestoreCli, PngInputUsesCaveOrGivenQuality) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("QF 40 (user)"), std::string::npos) << r.err;
   EXPECT_EQ(slurp(p("b.ppm")).substr(0, 2), "P6");
+}
+
+// A grayscale JPEG restores to a grayscale file (PNG colour type 0), with its QF from the file.
+TEST_F(RestoreCli, GrayscaleJpegRestoresToGray) {
+  lucid::media::Image img = lucid::media::read_image(data("sample.png"));
+  const auto bytes = lucid::jpeg::encode_jpeg(img.rgb.data(), img.width, img.height, 20,
+                                              lucid::jpeg::Subsampling::kGray, true);
+  {
+    std::ofstream f(p("gray.jpg"), std::ios::binary);
+    f.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  }
+  for (const char* flag : {"", " --no-constraint"}) {
+    auto r = run("restore " + p("gray.jpg") + " -o " + p("gray.png") + " -y --json" + flag +
+                 model());
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("\"qf\": 20"), std::string::npos) << r.out;
+    const std::string png = slurp(p("gray.png"));
+    ASSERT_GT(png.size(), 26u);
+    EXPECT_EQ(png[25], 0) << "PNG colour type (0 = gray)" << flag;
+    EXPECT_TRUE(lucid::media::read_image(p("gray.png")).gray);
+  }
+  // A colour JPEG stays colour.
+  auto r = run("restore " + data("restore-q25.jpg") + " -o " + p("colour.png") + model());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(slurp(p("colour.png"))[25], 2);  // RGB
 }
 
 TEST_F(RestoreCli, NeverOverwritesWithoutBeingAsked) {

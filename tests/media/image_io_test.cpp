@@ -184,6 +184,42 @@ TEST_F(ImageIoTest, GrayPngsAreExpanded) {
   EXPECT_EQ(img.rgb, (std::vector<uint8_t>{40, 50, 60, 10, 20, 30}));
 }
 
+// Gray in is flagged; a flagged image is written with one channel (PNG, PGM, JPEG).
+TEST_F(ImageIoTest, GrayImagesAreFlaggedAndWrittenGray) {
+  const int w = 6, h = 4;
+  std::vector<uint8_t> gray(size_t(w) * h);
+  for (size_t i = 0; i < gray.size(); ++i) gray[i] = uint8_t(i * 11);
+  put("g.png", make_png(w, h, PNG_COLOR_TYPE_GRAY, 8, gray));
+  Image img = read_image(path("g.png"));
+  EXPECT_TRUE(img.gray);
+  EXPECT_FALSE(read_image(path("g.png")).rgb.empty());
+  EXPECT_FALSE(Image{}.gray);
+  for (const char* name : {"out.png", "out.pgm"}) {
+    write_image(path(name), img, false);
+    const Image back = read_image(path(name));
+    EXPECT_TRUE(back.gray) << name;
+    EXPECT_EQ(back.rgb, img.rgb) << name;
+  }
+  const auto pgm = get("out.pgm");
+  ASSERT_GE(pgm.size(), 2u);
+  EXPECT_EQ(pgm[0], 'P');
+  EXPECT_EQ(pgm[1], '5');
+  // PNG colour type 0 (gray) in the IHDR chunk (byte 25).
+  EXPECT_EQ(get("out.png")[25], 0);
+  write_image(path("out.jpg"), img, false, 90);
+  const auto jpg = get("out.jpg");
+  lucid::jpeg::DecodedJpeg d;
+  ASSERT_EQ(lucid::jpeg::decode_jpeg(jpg.data(), jpg.size(), &d, nullptr),
+            lucid::jpeg::Status::kOk);
+  EXPECT_EQ(d.components, 1);
+  EXPECT_TRUE(read_image(path("out.jpg")).gray);
+  // An RGB image stays RGB.
+  const Image rgb = random_image(5, 5, 3);
+  EXPECT_FALSE(rgb.gray);
+  write_image(path("rgb.png"), rgb, false);
+  EXPECT_FALSE(read_image(path("rgb.png")).gray);
+}
+
 TEST_F(ImageIoTest, SixteenBitPngIsRounded) {
   const uint16_t values[] = {0, 128, 129, 256, 32767, 32896, 65407, 65535, 1000};
   const int w = 3, h = 1;  // 3 RGB pixels = 9 samples

@@ -196,6 +196,7 @@ void fill_info(lucid_restore_info* info, const rs::RestoredImage& img) {
   full.model_quality = static_cast<float>(img.cave_quality);
   full.constrained = img.constrained ? 1 : 0;
   full.tiles = img.tiles;
+  full.gray = img.gray ? 1 : 0;
   const uint32_t n = std::min<uint32_t>(info->struct_size, sizeof full);
   full.struct_size = info->struct_size;
   std::memcpy(info, &full, n);
@@ -418,6 +419,10 @@ lucid_status lucid_context_set_option(lucid_context* ctx, lucid_option option, i
       case LUCID_OPT_JPEG_QF:
         if (value < 0 || value > 100) bad("LUCID_OPT_JPEG_QF must be in 0..100");
         ctx->restore.qf = static_cast<int>(value);
+        break;
+      case LUCID_OPT_EFFORT:
+        if (value < 1 || value > 9) bad("LUCID_OPT_EFFORT must be in 1..9");
+        ctx->opts.effort = static_cast<int>(value);
         break;
       default:
         bad("unknown option");

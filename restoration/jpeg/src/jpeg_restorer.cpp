@@ -289,15 +289,18 @@ RestoredImage JpegRestorer::restore_jpeg(const uint8_t* data, size_t size,
   const jpeg::Status st = jpeg::decode_jpeg(data, size, &d, &why, limits);
   switch (st) {
     case jpeg::Status::kOk: break;
-    case jpeg::Status::kTooLarge: throw RestoreError(Kind::kTooLarge, why);
+    case jpeg::Status::kTooLarge: throw RestoreError(Kind::kTooLarge, "too large: " + why);
     case jpeg::Status::kOutOfMemory: throw std::bad_alloc();
     case jpeg::Status::kUnsupported:
       throw RestoreError(Kind::kBadImage,
                          why + (d.components == 4 || why.find("CMYK") != std::string::npos
                                     ? " (convert CMYK JPEGs to RGB first)"
                                     : ""));
-    default: throw RestoreError(Kind::kBadImage, why.empty() ? jpeg::status_str(st) : why);
+    default:
+      throw RestoreError(Kind::kBadImage,
+                         "cannot read: " + (why.empty() ? std::string(jpeg::status_str(st)) : why));
   }
+  const bool gray = d.components == 1;
   int qf = qf_override;
   QualitySource src = QualitySource::kUser;
   if (!qf) {
@@ -329,6 +332,15 @@ RestoredImage JpegRestorer::restore_jpeg(const uint8_t* data, size_t size,
         r.rgb[i] = static_cast<uint8_t>(std::clamp(
             std::lround(d.rgb[i] + (static_cast<float>(r.rgb[i]) - d.rgb[i]) * keep), 0L, 255L));
   }
+  // A grayscale file restores to gray: the luma of the result (the projection already gives
+  // R = G = B; without it the network's output may carry a tint).
+  r.gray = gray;
+  if (r.gray)
+    for (size_t i = 0; i + 2 < r.rgb.size(); i += 3) {
+      const float y = 0.299f * r.rgb[i] + 0.587f * r.rgb[i + 1] + 0.114f * r.rgb[i + 2];
+      r.rgb[i] = r.rgb[i + 1] = r.rgb[i + 2] =
+          static_cast<uint8_t>(std::clamp(std::lround(y), 0L, 255L));
+    }
   return r;
 }
 

@@ -84,6 +84,7 @@ Image to_rgb8(const uint8_t* src, size_t stride, int w, int h, int channels, int
   img.height = h;
   img.rgb.resize(size_t(w) * h * 3);
   const bool gray = channels <= 2;
+  img.gray = gray;
   for (int y = 0; y < h; ++y) {
     const uint8_t* row = src + size_t(y) * stride;
     uint8_t* dst = img.rgb.data() + size_t(y) * w * 3;
@@ -205,6 +206,7 @@ struct PngWriteJob {
   png_infop info = nullptr;
   const Image* image = nullptr;
   std::vector<uint8_t> out;
+  std::vector<uint8_t> gray_row;  // one row of R samples, for a gray image
   bool out_of_memory = false;
   char message[256] = {};
 };
@@ -232,11 +234,17 @@ bool run_png_write(PngWriteJob* job) {
   const Image& img = *job->image;
   png_set_write_fn(job->png, job, png_write_to_memory, png_flush_noop);
   png_set_IHDR(job->png, job->info, png_uint_32(img.width), png_uint_32(img.height), 8,
-               PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
-               PNG_FILTER_TYPE_DEFAULT);
+               img.gray ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
   png_write_info(job->png, job->info);
-  for (int y = 0; y < img.height; ++y)
-    png_write_row(job->png, img.rgb.data() + size_t(y) * img.width * 3);
+  for (int y = 0; y < img.height; ++y) {
+    const uint8_t* row = img.rgb.data() + size_t(y) * img.width * 3;
+    if (img.gray) {
+      for (int x = 0; x < img.width; ++x) job->gray_row[size_t(x)] = row[3 * x];
+      row = job->gray_row.data();
+    }
+    png_write_row(job->png, row);
+  }
   png_write_end(job->png, nullptr);
   return true;
 }
@@ -244,6 +252,7 @@ bool run_png_write(PngWriteJob* job) {
 std::vector<uint8_t> encode_png(const Image& img, const std::string& path) {
   PngWriteJob job;
   job.image = &img;
+  if (img.gray) job.gray_row.resize(size_t(img.width));
   job.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &job, png_write_on_error,
                                     png_on_warning);
   if (!job.png) fail(ImageErrorCode::kWriteFailed, path, "cannot write: out of memory");
@@ -347,11 +356,18 @@ Image decode_pnm(const uint8_t* data, size_t size, const std::string& name) {
   return img;
 }
 
+// P6, or P5 (one gray sample per pixel, from R) for a gray image.
 std::vector<uint8_t> encode_ppm(const Image& img) {
-  const std::string header =
-      "P6\n" + std::to_string(img.width) + " " + std::to_string(img.height) + "\n255\n";
+  const std::string header = std::string(img.gray ? "P5" : "P6") + "\n" +
+                             std::to_string(img.width) + " " + std::to_string(img.height) +
+                             "\n255\n";
   std::vector<uint8_t> out(header.begin(), header.end());
-  out.insert(out.end(), img.rgb.begin(), img.rgb.end());
+  if (!img.gray) {
+    out.insert(out.end(), img.rgb.begin(), img.rgb.end());
+  } else {
+    out.reserve(out.size() + img.rgb.size() / 3);
+    for (size_t i = 0; i < img.rgb.size(); i += 3) out.push_back(img.rgb[i]);
+  }
   return out;
 }
 
@@ -381,6 +397,7 @@ Image decode_jpeg_file(const uint8_t* data, size_t size, const std::string& name
   img.width = d.width;
   img.height = d.height;
   img.rgb = std::move(d.rgb);
+  img.gray = d.components == 1;
   return img;
 }
 
@@ -477,19 +494,22 @@ std::vector<uint8_t> encode_image_for_path(const std::string& path, const Image&
     throw std::invalid_argument("write_image: image size and pixel buffer disagree");
   const std::string ext = lower_extension(path);
   if (ext == ".png") return encode_png(image, path);
-  if (ext == ".ppm") return encode_ppm(image);
+  if (ext == ".ppm" || ext == ".pgm") return encode_ppm(image);
   if (ext == ".jpg" || ext == ".jpeg") {
     if (jpeg_quality < 1 || jpeg_quality > 100)
       throw std::invalid_argument("write_image: JPEG quality must be 1..100");
     try {
-      return lucid::jpeg::encode_jpeg(image.rgb.data(), image.width, image.height, jpeg_quality,
-                                      lucid::jpeg::Subsampling::k420, true, false);
+      return lucid::jpeg::encode_jpeg(
+          image.rgb.data(), image.width, image.height, jpeg_quality,
+          image.gray ? lucid::jpeg::Subsampling::kGray : lucid::jpeg::Subsampling::k420, true,
+          false);
     } catch (const std::runtime_error& e) {
       fail(ImageErrorCode::kWriteFailed, path, std::string("cannot write: ") + e.what());
     }
   }
   fail(ImageErrorCode::kUnsupported, path,
-       "cannot write: unknown output extension '" + ext + "' (use .png, .ppm, .jpg or .jpeg)");
+       "cannot write: unknown output extension '" + ext +
+           "' (use .png, .ppm, .pgm, .jpg or .jpeg)");
 }
 
 void write_image(const std::string& path, const Image& image, bool overwrite, int jpeg_quality) {

@@ -397,10 +397,16 @@ Status run_encode(EncodeJob* job) {
     case Subsampling::k420: h = 2; v = 2; break;
     case Subsampling::k440: h = 1; v = 2; break;
     case Subsampling::k411: h = 4; v = 1; break;
+    case Subsampling::kGray: h = 1; v = 1; break;
   }
-  c->comp_info[0].h_samp_factor = h;
-  c->comp_info[0].v_samp_factor = v;
-  for (int i = 1; i < 3; ++i) c->comp_info[i].h_samp_factor = c->comp_info[i].v_samp_factor = 1;
+  if (job->subsampling == Subsampling::kGray) {
+    jpeg_set_colorspace(c, JCS_GRAYSCALE);  // libjpeg converts the RGB rows to Y
+    c->comp_info[0].h_samp_factor = c->comp_info[0].v_samp_factor = 1;
+  } else {
+    c->comp_info[0].h_samp_factor = h;
+    c->comp_info[0].v_samp_factor = v;
+    for (int i = 1; i < 3; ++i) c->comp_info[i].h_samp_factor = c->comp_info[i].v_samp_factor = 1;
+  }
   c->optimize_coding = job->optimize ? TRUE : FALSE;
   if (job->progressive) jpeg_simple_progression(c);
 

@@ -217,6 +217,7 @@ typedef struct lucid_restore_info {
   float model_quality;   /* the model's own quality estimate, 1..100 (for information) */
   int32_t constrained;   /* 1: projected onto the JPEG file's quantization constraint set */
   int32_t tiles;         /* tiles the image was restored in */
+  int32_t gray;          /* 1: a grayscale JPEG; the output is gray too (R = G = B) */
 } lucid_restore_info;
 LUCID_API void lucid_restore_info_init(lucid_restore_info* info);
 

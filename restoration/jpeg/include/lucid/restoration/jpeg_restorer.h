@@ -72,6 +72,7 @@ struct RestoredImage {
   double cave_quality = 0;   // CaVE's own estimate (1..100), for information
   int tiles = 0;
   bool constrained = false;  // projected onto the JPEG file's quantization constraint set
+  bool gray = false;  // a grayscale JPEG: the result is gray too (R = G = B, its luma)
 };
 
 // The fraction of the restorer's change kept at JPEG quality `quality`: 1 up to 75, then down

@@ -21,6 +21,9 @@ struct Image {
   int width = 0;
   int height = 0;
   std::vector<uint8_t> rgb;
+  // read_image: the file was grayscale (its pixels are expanded, R = G = B). write_image: the
+  // file gets one gray channel, taken from R (8-bit gray PNG, PGM P5, grayscale JPEG).
+  bool gray = false;
 };
 
 enum class ImageErrorCode {
@@ -53,7 +56,7 @@ class ImageError : public std::runtime_error {
 //  - JPEG: through lucid::jpeg::decode_jpeg (damaged or truncated data is kCorrupt).
 //  - PPM/PGM: binary P6/P5, maxval 1..65535 (scaled to 8 bits with rounding, so 255 and 65535
 //    behave like PNG); comments allowed in the header. ASCII P2/P3, PBM and PAM are kUnsupported.
-// Grayscale is expanded to RGB. An alpha channel (including PNG tRNS transparency) is accepted
+// Grayscale is expanded to RGB (and `gray` set). An alpha channel (including PNG tRNS transparency) is accepted
 // only when every pixel is fully opaque, and then dropped; otherwise kUnsupported with the reason
 // "has an alpha channel; flatten it first (e.g. convert IN -background white -flatten OUT)".
 // Size limits are checked from the header before any pixel buffer is allocated.
@@ -64,7 +67,8 @@ Image read_image(const std::string& path);
 Image decode_image(const uint8_t* data, size_t size, const std::string& name);
 
 // Writes an image; the format comes from the extension, case-insensitive: .png (8-bit RGB),
-// .ppm (binary P6), .jpg/.jpeg (baseline 4:2:0 at jpeg_quality, 1..100, optimized Huffman).
+// .ppm/.pgm (binary P6), .jpg/.jpeg (baseline 4:2:0 at jpeg_quality, 1..100, optimized
+// Huffman); an Image with `gray` is written with one channel (gray PNG, P5, grayscale JPEG).
 // Refuses to replace an existing file unless `overwrite` (kExists), and goes through
 // write_file_atomic so a crash or a failure never leaves a partial output under `path`.
 // Throws std::invalid_argument for an inconsistent Image, ImageError otherwise.

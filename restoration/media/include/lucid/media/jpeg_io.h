@@ -130,7 +130,8 @@ QualityEstimate estimate_quality(const QuantTables& qt);
 // The IJG table for a quality (1..100) in natural order: luma (chroma == false) or chroma.
 std::array<uint16_t, 64> ijg_table(int quality, bool chroma);
 
-enum class Subsampling { k444, k422, k420, k440, k411 };
+// kGray: one luma component (Y of the RGB input), as `cjpeg -grayscale` writes.
+enum class Subsampling { k444, k422, k420, k440, k411, kGray };
 
 // Encodes interleaved RGB8 (width*height*3 bytes) with libjpeg's defaults: IJG quality tables
 // forced to baseline (jpeg_set_quality(q, TRUE)), accurate integer DCT, YCbCr with the given
