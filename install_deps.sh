@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs Lucid's build and run dependencies. Idempotent: what is already present is left alone.
-#  - Debian 12 packages (compiler, CMake, libjpeg-turbo, libpng, FFmpeg, OpenCV, GoogleTest).
+#  - Debian 12 packages (compiler, CMake, libjpeg-turbo, libpng, FFmpeg, OpenCV, GoogleTest), and
+#    the WebP, AVIF and JPEG XL command-line tools that `lucid bench` compares against.
 #  - LibTorch 2.11 (CUDA 13 build) from PyPI's torch wheel, installed once into a venv outside
 #    the source tree (LUCID_TORCH_VENV, default /opt/lucid/torch-2.11), so that every clone and
 #    every CI run on this machine reuses it. CMake finds it there by itself.
@@ -13,6 +14,7 @@ packages=(
   libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
   libopencv-dev libgtest-dev
+  webp libavif-bin libjxl-tools
 )
 sudo=""
 if [ "$(id -u)" != 0 ]; then
