@@ -22,5 +22,7 @@ add_executable(lucid
   cli/cmd_codec.cpp
   cli/cmd_bench.cpp
   cli/cmd_restore.cpp
-  cli/rd.cpp)
+  cli/rd.cpp
+  cli/baselines.cpp
+  cli/subprocess.cpp)
 target_link_libraries(lucid PRIVATE lucid::codec lucid::appsupport lucid::jpeg)

@@ -5,6 +5,8 @@
 #include <limits>
 #include <sstream>
 
+#include "cli.h"
+
 namespace lucid::cli {
 
 namespace {
@@ -66,7 +68,8 @@ std::string compressai_json(const std::string& name, const std::string& descript
     for (size_t i = 0; i < pts.size(); ++i) o << (i ? ", " : "") << get(pts[i]);
     o << "]" << (last ? "\n" : ",\n");
   };
-  o << "{\n  \"name\": \"" << name << "\",\n  \"description\": \"" << description
+  o << "{\n  \"name\": \"" << json_escape(name) << "\",\n  \"description\": \""
+    << json_escape(description)
     << "\",\n  \"results\": {\n";
   arr("bpp", [](const RdPoint& p) { return p.bpp; }, false);
   arr("psnr-rgb", [](const RdPoint& p) { return p.psnr; }, false);
