@@ -51,7 +51,7 @@ std::vector<ExternalCodec> external_codecs() {
   c[0].encoder = "cwebp";
   c[0].decoder = "dwebp";
   c[0].param_name = "q";
-  c[0].params = {10, 25, 40, 55, 70, 80, 90, 95};
+  c[0].params = {0, 5, 10, 25, 40, 55, 70, 80, 90, 95};
   c[0].settings = "cwebp -m 6 -q Q (lossy, 4:2:0), dwebp to PPM";
   c[0].ext = "webp";
   c[0].decoded_ext = "ppm";
@@ -61,7 +61,7 @@ std::vector<ExternalCodec> external_codecs() {
   c[1].encoder = "avifenc";
   c[1].decoder = "avifdec";
   c[1].param_name = "quantizer";
-  c[1].params = {50, 42, 36, 30, 24, 18, 12, 6};
+  c[1].params = {63, 56, 50, 42, 36, 30, 24, 18, 12, 6};
   c[1].settings =
       "avifenc -c aom -s 4 -y 444 --min Q --max Q (fixed AV1 quantizer 0..63), avifdec to PNG";
   c[1].ext = "avif";
@@ -72,7 +72,7 @@ std::vector<ExternalCodec> external_codecs() {
   c[2].encoder = "cjxl";
   c[2].decoder = "djxl";
   c[2].param_name = "distance";
-  c[2].params = {6, 4, 3, 2, 1.5, 1, 0.7, 0.4};
+  c[2].params = {15, 10, 6, 4, 3, 2, 1.5, 1, 0.7, 0.4};
   c[2].settings = "cjxl -d D -e 7 (butteraugli distance, VarDCT), djxl to PPM";
   c[2].ext = "jxl";
   c[2].decoded_ext = "ppm";

@@ -118,7 +118,8 @@ struct Baseline {
   size_t points;
 };
 const Baseline kBaselines[] = {
-    {"webp", "cwebp", "dwebp", 8}, {"avif", "avifenc", "avifdec", 8}, {"jxl", "cjxl", "djxl", 8}};
+    {"webp", "cwebp", "dwebp", 10},
+    {"avif", "avifenc", "avifdec", 10}, {"jxl", "cjxl", "djxl", 10}};
 
 TEST_F(BenchCli, EveryAvailableBaselineGivesItsCurveAndBdRates) {
   auto r = run(bench_args("out"));
@@ -155,7 +156,7 @@ TEST_F(BenchCli, EveryAvailableBaselineGivesItsCurveAndBdRates) {
   const std::string csv = slurp(out / "points.csv");
   size_t rows = 0;
   for (char c : csv) rows += c == '\n';
-  EXPECT_EQ(rows, 1 + 2 * (3 + 12 + 8 * size_t(available)));
+  EXPECT_EQ(rows, 1 + 2 * (3 + 12 + 10 * size_t(available)));
   EXPECT_NE(csv.find("\"b $(touch x); 'q'.ppm\""), std::string::npos);
   EXPECT_FALSE(fs::exists(fs::current_path() / "x"));
   EXPECT_TRUE(fs::exists(out / "rd.png"));
