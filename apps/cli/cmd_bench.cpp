@@ -297,12 +297,12 @@ int cmd_bench(int argc, char** argv) {
   // the first codec named; "0.15-1.0 bpp" is the anchor's rate range.
   struct Bd {
     std::string test, anchor;
-    double in_range, overlap;
+    double in_range, overlap, cubic;
   };
   std::vector<Bd> bds;
   auto add_bd = [&](const Curve& test, const Curve& anchor) {
     bds.push_back({test.key, anchor.key, bd_rate(anchor.pts, test.pts, 0.15, 1.0),
-                   bd_rate(anchor.pts, test.pts, 0, 0)});
+                   bd_rate(anchor.pts, test.pts, 0, 0), bd_rate_cubic(anchor.pts, test.pts)});
   };
   for (size_t i = 1; i < curves.size(); ++i) add_bd(curves[0], curves[i]);
   if (with_jpeg)
@@ -326,13 +326,16 @@ int cmd_bench(int argc, char** argv) {
   sum << (skipped.empty() ? "" : "\n  ") << "},\n";
   sum << "  \"bd_rate_note\": \"PSNR-RGB, log-rate interpolated piecewise-linearly; A_vs_B is A "
          "against anchor B, negative = fewer bits; 0.15_1.0_bpp limits to the anchor's rates "
-         "in 0.15-1.0 bpp, overlap uses the whole common PSNR range\",\n";
-  for (int range = 0; range < 2; ++range) {
-    sum << "  \"bd_rate_percent_" << (range == 0 ? "0.15_1.0_bpp" : "overlap") << "\": {";
+         "in 0.15-1.0 bpp, overlap uses the whole common PSNR range; overlap_cubic is the classic "
+         "Bjontegaard fit (a cubic per curve, as ../shared/tools/bdrate.py)\",\n";
+  const char* ranges[] = {"0.15_1.0_bpp", "overlap", "overlap_cubic"};
+  for (int range = 0; range < 3; ++range) {
+    sum << "  \"bd_rate_percent_" << ranges[range] << "\": {";
     for (size_t i = 0; i < bds.size(); ++i)
-      sum << (i ? "," : "") << "\n    \"" << bds[i].test << "_vs_" << bds[i].anchor
-          << "\": " << json_number(range == 0 ? bds[i].in_range : bds[i].overlap);
-    sum << "\n  }" << (range == 0 ? ",\n" : "\n");
+      sum << (i ? "," : "") << "\n    \"" << bds[i].test << "_vs_" << bds[i].anchor << "\": "
+          << json_number(range == 0 ? bds[i].in_range
+                                    : range == 1 ? bds[i].overlap : bds[i].cubic);
+    sum << "\n  }" << (range < 2 ? ",\n" : "\n");
   }
   sum << "}\n";
   write_text(outdir + "/summary.json", sum.str(), f.overwrite);
@@ -355,10 +358,12 @@ int cmd_bench(int argc, char** argv) {
                      (c.param_name.substr(0, 1) + format_param(c.params[i])).c_str(),
                      c.pts[i].bpp, c.pts[i].psnr, c.pts[i].ms_ssim, c.pts[i].enc_s,
                      c.pts[i].dec_s);
-    std::fprintf(stderr, "BD-rate (PSNR-RGB; anchor's 0.15-1.0 bpp / whole overlap):\n");
+    std::fprintf(stderr,
+                 "BD-rate (PSNR-RGB; anchor's 0.15-1.0 bpp / whole overlap / overlap with "
+                 "cubic fits):\n");
     for (const auto& b : bds)
-      std::fprintf(stderr, "  %-5s vs %-5s %+8.2f%% / %+8.2f%%\n", b.test.c_str(),
-                   b.anchor.c_str(), b.in_range, b.overlap);
+      std::fprintf(stderr, "  %-5s vs %-5s %+8.2f%% / %+8.2f%% / %+8.2f%%\n", b.test.c_str(),
+                   b.anchor.c_str(), b.in_range, b.overlap, b.cubic);
   }
   if (f.json) std::cout << sum.str();
   return kExitOk;

@@ -129,6 +129,9 @@ TEST_F(BenchCli, EveryAvailableBaselineGivesItsCurveAndBdRates) {
   // Overlap BD-rates: the tiny test images sit mostly above 1 bpp.
   const std::string overlap = summary.substr(summary.find("\"bd_rate_percent_overlap\""));
   EXPECT_TRUE(std::isfinite(json_number(overlap, "lucid_vs_jpeg"))) << summary;
+  // The classic cubic Bjontegaard needs 4 points: Lucid has 3 here.
+  const std::string cubic = summary.substr(summary.find("\"bd_rate_percent_overlap_cubic\""));
+  EXPECT_EQ(cubic.find("\"lucid_vs_jpeg\": null"), cubic.find("\"lucid_vs_jpeg\""));
   EXPECT_EQ(json_array(slurp(out / "lucid.json"), "bpp").size(), 3u);
   EXPECT_EQ(json_array(slurp(out / "jpeg.json"), "bpp").size(), 12u);
   int available = 0;
@@ -151,6 +154,7 @@ TEST_F(BenchCli, EveryAvailableBaselineGivesItsCurveAndBdRates) {
     EXPECT_NE(text.find("\"description\": \""), std::string::npos);
     EXPECT_TRUE(std::isfinite(json_number(overlap, std::string(b.key) + "_vs_jpeg"))) << summary;
     EXPECT_TRUE(std::isfinite(json_number(overlap, std::string("lucid_vs_") + b.key))) << summary;
+    EXPECT_TRUE(std::isfinite(json_number(cubic, std::string(b.key) + "_vs_jpeg"))) << summary;
   }
   // One CSV row per image and point; the odd file name is quoted, never run by a shell.
   const std::string csv = slurp(out / "points.csv");
