@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs Lucid's build and run dependencies. Idempotent: what is already present is left alone.
-#  - Debian 12 packages (compiler, CMake, libjpeg-turbo, libpng, FFmpeg, OpenCV, GoogleTest).
+#  - Debian 12 packages (compiler, CMake, libjpeg-turbo, libpng, FFmpeg, OpenCV, GoogleTest), and
+#    the WebP, AVIF and JPEG XL command-line tools that `lucid bench` compares against.
 #  - LibTorch 2.11 (CUDA 13 build) from PyPI's torch wheel, installed once into a venv outside
 #    the source tree (LUCID_TORCH_VENV, default /opt/lucid/torch-2.11), so that every clone and
 #    every CI run on this machine reuses it. CMake finds it there by itself.
@@ -15,6 +16,7 @@ packages=(
   libopencv-dev libgtest-dev
   ffmpeg nlohmann-json3-dev
   slurm-wlm munge  # only for the slow Slurm array test (tests/video/slurm_array_test.sh)
+  webp libavif-bin libjxl-tools
 )
 sudo=""
 if [ "$(id -u)" != 0 ]; then

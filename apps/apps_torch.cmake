@@ -22,7 +22,9 @@ add_executable(lucid
   cli/cmd_codec.cpp
   cli/cmd_bench.cpp
   cli/cmd_restore.cpp
-  cli/rd.cpp)
+  cli/rd.cpp
+  cli/baselines.cpp
+  cli/subprocess.cpp)
 target_link_libraries(lucid PRIVATE lucid::capi lucid::appsupport lucid::media)
 if(LUCID_INSTALL)
   set_target_properties(lucid PROPERTIES INSTALL_RPATH "${TORCH_INSTALL_PREFIX}/lib")

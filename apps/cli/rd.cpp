@@ -5,6 +5,8 @@
 #include <limits>
 #include <sstream>
 
+#include "cli.h"
+
 namespace lucid::cli {
 
 namespace {
@@ -57,6 +59,73 @@ double bd_rate(std::vector<RdPoint> anchor, std::vector<RdPoint> test, double mi
   return (std::exp(sum / n) - 1.0) * 100.0;
 }
 
+namespace {
+// Least-squares cubic log(bpp) = c0 + c1 x + c2 x^2 + c3 x^3 with x = (psnr - center) / scale
+// (centred and scaled so the normal equations stay well conditioned).
+struct Cubic {
+  double c[4] = {0, 0, 0, 0};
+  double center = 0, scale = 1;
+  // Integral of the cubic over psnr in [lo, hi].
+  double integral(double lo, double hi) const {
+    auto prim = [&](double p) {
+      const double x = (p - center) / scale;
+      return scale * x * (c[0] + x * (c[1] / 2 + x * (c[2] / 3 + x * c[3] / 4)));
+    };
+    return prim(hi) - prim(lo);
+  }
+};
+
+Cubic fit_cubic(const std::vector<RdPoint>& pts) {
+  Cubic f;
+  double lo = pts[0].psnr, hi = pts[0].psnr;
+  for (const auto& p : pts) {
+    f.center += p.psnr / pts.size();
+    lo = std::min(lo, p.psnr);
+    hi = std::max(hi, p.psnr);
+  }
+  f.scale = std::max(1e-9, (hi - lo) / 2);
+  double m[4][5] = {};  // normal equations, augmented
+  for (const auto& p : pts) {
+    const double x = (p.psnr - f.center) / f.scale, y = std::log(p.bpp);
+    const double pw[4] = {1, x, x * x, x * x * x};
+    for (int r = 0; r < 4; ++r) {
+      for (int c = 0; c < 4; ++c) m[r][c] += pw[r] * pw[c];
+      m[r][4] += pw[r] * y;
+    }
+  }
+  for (int col = 0; col < 4; ++col) {  // Gaussian elimination, partial pivoting
+    int piv = col;
+    for (int r = col + 1; r < 4; ++r)
+      if (std::fabs(m[r][col]) > std::fabs(m[piv][col])) piv = r;
+    for (int c = 0; c < 5; ++c) std::swap(m[col][c], m[piv][c]);
+    for (int r = 0; r < 4; ++r) {
+      if (r == col || m[col][col] == 0) continue;
+      const double k = m[r][col] / m[col][col];
+      for (int c = col; c < 5; ++c) m[r][c] -= k * m[col][c];
+    }
+  }
+  for (int i = 0; i < 4; ++i) f.c[i] = m[i][i] != 0 ? m[i][4] / m[i][i] : 0;
+  return f;
+}
+}  // namespace
+
+double bd_rate_cubic(const std::vector<RdPoint>& anchor, const std::vector<RdPoint>& test) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  if (anchor.size() < 4 || test.size() < 4) return nan;
+  auto lo_hi = [](const std::vector<RdPoint>& c) {
+    double lo = c[0].psnr, hi = c[0].psnr;
+    for (const auto& p : c) lo = std::min(lo, p.psnr), hi = std::max(hi, p.psnr);
+    return std::make_pair(lo, hi);
+  };
+  const auto [alo, ahi] = lo_hi(anchor);
+  const auto [tlo, thi] = lo_hi(test);
+  const double lo = std::max(alo, tlo), hi = std::min(ahi, thi);
+  if (!(hi > lo)) return nan;
+  const double d =
+      (fit_cubic(test).integral(lo, hi) - fit_cubic(anchor).integral(lo, hi)) / (hi - lo);
+  return (std::exp(d) - 1.0) * 100.0;
+}
+
 std::string compressai_json(const std::string& name, const std::string& description,
                             const std::vector<RdPoint>& pts) {
   std::ostringstream o;
@@ -66,7 +135,8 @@ std::string compressai_json(const std::string& name, const std::string& descript
     for (size_t i = 0; i < pts.size(); ++i) o << (i ? ", " : "") << get(pts[i]);
     o << "]" << (last ? "\n" : ",\n");
   };
-  o << "{\n  \"name\": \"" << name << "\",\n  \"description\": \"" << description
+  o << "{\n  \"name\": \"" << json_escape(name) << "\",\n  \"description\": \""
+    << json_escape(description)
     << "\",\n  \"results\": {\n";
   arr("bpp", [](const RdPoint& p) { return p.bpp; }, false);
   arr("psnr-rgb", [](const RdPoint& p) { return p.psnr; }, false);

@@ -17,6 +17,11 @@ struct RdPoint {
 double bd_rate(std::vector<RdPoint> anchor, std::vector<RdPoint> test, double min_bpp,
                double max_bpp);
 
+// The classic Bjontegaard delta rate (VCEG-M33), as ../shared/tools/bdrate.py computes it: a
+// least-squares cubic of log-rate in PSNR per curve, integrated over the whole PSNR overlap.
+// Needs 4 points per curve; NaN otherwise or without overlap.
+double bd_rate_cubic(const std::vector<RdPoint>& anchor, const std::vector<RdPoint>& test);
+
 // {"name": ..., "description": ..., "results": {"bpp": [...], "psnr-rgb": [...],
 //  "ms-ssim-rgb": [...], "encoding_time": [...], "decoding_time": [...]}}
 std::string compressai_json(const std::string& name, const std::string& description,
