@@ -22,15 +22,11 @@ extern "C" {
 #define LUCID_COPY_OPAQUE 0
 #endif
 
+#include "av_util.h"
+
 namespace lucid::video {
 
 namespace {
-
-std::string av_err(int code) {
-  char buf[AV_ERROR_MAX_STRING_SIZE] = {0};
-  av_strerror(code, buf, sizeof(buf));
-  return buf;
-}
 
 std::string or_unknown(const char* s) { return s ? s : "unknown"; }
 
@@ -62,18 +58,6 @@ bool supported_pix_fmt(AVPixelFormat f) {
   }
 }
 
-struct FormatCloser {
-  void operator()(AVFormatContext* c) const { avformat_close_input(&c); }
-};
-struct CodecFreer {
-  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
-};
-struct PacketFreer {
-  void operator()(AVPacket* p) const { av_packet_free(&p); }
-};
-struct FrameFreer {
-  void operator()(AVFrame* f) const { av_frame_free(&f); }
-};
 
 }  // namespace
 
@@ -87,7 +71,7 @@ std::string qp_scale(const std::string& codec) {
 }
 
 struct VideoFrame::Impl {
-  std::unique_ptr<AVFrame, FrameFreer> frame{av_frame_alloc()};
+  av::FramePtr frame{av_frame_alloc()};
 };
 VideoFrame::VideoFrame() : impl(std::make_unique<Impl>()) {}
 VideoFrame::~VideoFrame() = default;
@@ -103,10 +87,10 @@ int VideoFrame::stride(int plane) const {
 struct VideoReader::Impl {
   ReaderOptions opt;
   StreamInfo info;
-  std::unique_ptr<AVFormatContext, FormatCloser> fmt;
-  std::unique_ptr<AVCodecContext, CodecFreer> dec;
-  std::unique_ptr<AVPacket, PacketFreer> pkt{av_packet_alloc()};
-  std::unique_ptr<AVFrame, FrameFreer> frame{av_frame_alloc()};
+  av::InputPtr fmt;
+  av::CodecPtr dec;
+  av::PacketPtr pkt{av_packet_alloc()};
+  av::FramePtr frame{av_frame_alloc()};
   std::optional<HevcQpParser> hevc;
   std::optional<Av1QpParser> av1;
   bool side_data_qp = false;
@@ -124,10 +108,10 @@ struct VideoReader::Impl {
   void open(const std::string& path) {
     AVFormatContext* raw = nullptr;
     int rc = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);
-    if (rc < 0) fail(VideoErrorKind::kOpen, path + ": " + av_err(rc));
+    if (rc < 0) fail(VideoErrorKind::kOpen, path + ": " + av::error_string(rc));
     fmt.reset(raw);
     rc = avformat_find_stream_info(fmt.get(), nullptr);
-    if (rc < 0) fail(VideoErrorKind::kOpen, path + ": cannot read stream info: " + av_err(rc));
+    if (rc < 0) fail(VideoErrorKind::kOpen, path + ": cannot read stream info: " + av::error_string(rc));
     info.stream_count = static_cast<int>(fmt->nb_streams);
     info.format = or_unknown(fmt->iformat ? fmt->iformat->name : nullptr);
     for (unsigned i = 0; i < fmt->nb_streams; ++i) {
@@ -168,7 +152,7 @@ struct VideoReader::Impl {
     dec.reset(avcodec_alloc_context3(codec));
     if (!dec) fail(VideoErrorKind::kOpen, "out of memory");
     rc = avcodec_parameters_to_context(dec.get(), par);
-    if (rc < 0) fail(VideoErrorKind::kOpen, path + ": " + av_err(rc));
+    if (rc < 0) fail(VideoErrorKind::kOpen, path + ": " + av::error_string(rc));
     dec->max_pixels = opt.max_pixels;
     // Report bitstream errors instead of concealing them silently.
     dec->err_recognition |= AV_EF_EXPLODE;
@@ -183,7 +167,7 @@ struct VideoReader::Impl {
     if (side_data_qp) av_dict_set(&dopts, "export_side_data", "venc_params", 0);
     rc = avcodec_open2(dec.get(), codec, &dopts);
     av_dict_free(&dopts);
-    if (rc < 0) fail(VideoErrorKind::kUnsupported, path + ": cannot open the " + info.codec + " decoder: " + av_err(rc));
+    if (rc < 0) fail(VideoErrorKind::kUnsupported, path + ": cannot open the " + info.codec + " decoder: " + av::error_string(rc));
 
     const AVPixelFormat pf = static_cast<AVPixelFormat>(par->format);
     info.pix_fmt = or_unknown(av_get_pix_fmt_name(pf));
@@ -257,7 +241,7 @@ struct VideoReader::Impl {
     const int rc = avcodec_send_packet(dec.get(), p);
     if (rc < 0 && rc != AVERROR_EOF && rc != AVERROR(EAGAIN)) {
       const std::string msg = "frame " + std::to_string(frames_out) + " (packet " + std::to_string(packets_in) +
-                              "): decode error: " + av_err(rc);
+                              "): decode error: " + av::error_string(rc);
       if (opt.stop_on_error) fail(VideoErrorKind::kCorrupt, msg);
       errors.push_back(msg);
     }
@@ -350,7 +334,7 @@ struct VideoReader::Impl {
         break;
       }
       if (rc != AVERROR(EAGAIN)) {
-        const std::string msg = "frame " + std::to_string(frames_out) + ": decode error: " + av_err(rc);
+        const std::string msg = "frame " + std::to_string(frames_out) + ": decode error: " + av::error_string(rc);
         if (opt.stop_on_error || draining) fail(VideoErrorKind::kCorrupt, msg);
         errors.push_back(msg);
         continue;
@@ -368,7 +352,7 @@ struct VideoReader::Impl {
           break;
         }
         if (rc < 0) {
-          const std::string msg = "frame " + std::to_string(frames_out) + ": read error: " + av_err(rc);
+          const std::string msg = "frame " + std::to_string(frames_out) + ": read error: " + av::error_string(rc);
           if (opt.stop_on_error) fail(VideoErrorKind::kCorrupt, msg);
           errors.push_back(msg);
           draining = true;

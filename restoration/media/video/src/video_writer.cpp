@@ -12,41 +12,22 @@ extern "C" {
 #include <libavutil/pixdesc.h>
 }
 
+#include "av_util.h"
+
 namespace lucid::video {
 
 namespace {
 
-std::string av_err(int code) {
-  char buf[AV_ERROR_MAX_STRING_SIZE] = {0};
-  av_strerror(code, buf, sizeof(buf));
-  return buf;
-}
-
 [[noreturn]] void fail(VideoErrorKind k, const std::string& msg) { throw VideoError(k, msg); }
 
-struct InputCloser {
-  void operator()(AVFormatContext* c) const { avformat_close_input(&c); }
-};
-struct CodecFreer {
-  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
-};
-struct PacketFreer {
-  void operator()(AVPacket* p) const { av_packet_free(&p); }
-};
-struct FrameFreer {
-  void operator()(AVFrame* f) const { av_frame_free(&f); }
-};
-using PacketPtr = std::unique_ptr<AVPacket, PacketFreer>;
-using FramePtr = std::unique_ptr<AVFrame, FrameFreer>;
-using InputPtr = std::unique_ptr<AVFormatContext, InputCloser>;
 
-InputPtr open_input(const std::string& path) {
+av::InputPtr open_input(const std::string& path) {
   AVFormatContext* raw = nullptr;
   int rc = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);
-  if (rc < 0) fail(VideoErrorKind::kOpen, path + ": " + av_err(rc));
-  InputPtr in(raw);
+  if (rc < 0) fail(VideoErrorKind::kOpen, path + ": " + av::error_string(rc));
+  av::InputPtr in(raw);
   rc = avformat_find_stream_info(in.get(), nullptr);
-  if (rc < 0) fail(VideoErrorKind::kOpen, path + ": cannot read stream info: " + av_err(rc));
+  if (rc < 0) fail(VideoErrorKind::kOpen, path + ": cannot read stream info: " + av::error_string(rc));
   return in;
 }
 
@@ -68,7 +49,7 @@ struct OutputFile {
       oc = nullptr;
       rc = avformat_alloc_output_context2(&oc, nullptr, "matroska", p.c_str());
     }
-    if (rc < 0 || !oc) fail(VideoErrorKind::kOpen, p + ": cannot create the muxer: " + av_err(rc));
+    if (rc < 0 || !oc) fail(VideoErrorKind::kOpen, p + ": cannot create the muxer: " + av::error_string(rc));
   }
   ~OutputFile() {
     if (oc && !(oc->oformat->flags & AVFMT_NOFILE)) avio_closep(&oc->pb);
@@ -77,22 +58,22 @@ struct OutputFile {
   void open_and_write_header(AVDictionary** opts = nullptr) {
     if (!(oc->oformat->flags & AVFMT_NOFILE)) {
       const int rc = avio_open(&oc->pb, path.c_str(), AVIO_FLAG_WRITE);
-      if (rc < 0) fail(VideoErrorKind::kOpen, path + ": cannot create: " + av_err(rc));
+      if (rc < 0) fail(VideoErrorKind::kOpen, path + ": cannot create: " + av::error_string(rc));
     }
     const int rc = avformat_write_header(oc, opts);
-    if (rc < 0) fail(VideoErrorKind::kUnsupported, path + ": cannot write the header: " + av_err(rc));
+    if (rc < 0) fail(VideoErrorKind::kUnsupported, path + ": cannot write the header: " + av::error_string(rc));
     header = true;
   }
   void write(AVPacket* pkt) {
     const int rc = av_interleaved_write_frame(oc, pkt);
-    if (rc < 0) fail(VideoErrorKind::kOpen, path + ": write error: " + av_err(rc));
+    if (rc < 0) fail(VideoErrorKind::kOpen, path + ": write error: " + av::error_string(rc));
   }
   void finish() {
     int rc = av_write_trailer(oc);
-    if (rc < 0) fail(VideoErrorKind::kOpen, path + ": cannot write the trailer: " + av_err(rc));
+    if (rc < 0) fail(VideoErrorKind::kOpen, path + ": cannot write the trailer: " + av::error_string(rc));
     if (!(oc->oformat->flags & AVFMT_NOFILE)) {
       rc = avio_closep(&oc->pb);
-      if (rc < 0) fail(VideoErrorKind::kOpen, path + ": cannot close: " + av_err(rc));
+      if (rc < 0) fail(VideoErrorKind::kOpen, path + ": cannot close: " + av::error_string(rc));
     }
   }
 };
@@ -121,13 +102,13 @@ int ffv1_slices(const VideoFormat& f) {
   return 0;  // let the encoder choose
 }
 
-std::unique_ptr<AVCodecContext, CodecFreer> open_encoder(const std::string& codec, const VideoFormat& f,
+av::CodecPtr open_encoder(const std::string& codec, const VideoFormat& f,
                                                         const OutputOptions& o, bool global_header) {
   const char* name = encoder_name(codec);
   if (!name) fail(VideoErrorKind::kUnsupported, "unknown output codec '" + codec + "' (ffv1, x265, svtav1, x264)");
   const AVCodec* enc = avcodec_find_encoder_by_name(name);
   if (!enc) fail(VideoErrorKind::kUnsupported, std::string("this FFmpeg has no ") + name + " encoder");
-  std::unique_ptr<AVCodecContext, CodecFreer> ctx(avcodec_alloc_context3(enc));
+  av::CodecPtr ctx(avcodec_alloc_context3(enc));
   if (!ctx) fail(VideoErrorKind::kOpen, "out of memory");
   ctx->width = f.width;
   ctx->height = f.height;
@@ -161,7 +142,7 @@ std::unique_ptr<AVCodecContext, CodecFreer> open_encoder(const std::string& code
     fail(VideoErrorKind::kUnsupported, std::string("cannot open the ") + name + " encoder for " +
                                            std::to_string(f.width) + "x" + std::to_string(f.height) + " " +
                                            (av_get_pix_fmt_name(ctx->pix_fmt) ? av_get_pix_fmt_name(ctx->pix_fmt) : "?") +
-                                           ": " + av_err(rc));
+                                           ": " + av::error_string(rc));
   return ctx;
 }
 
@@ -176,7 +157,7 @@ void set_stream_format(AVStream* st, const VideoFormat& f) {
 }  // namespace
 
 VideoFormat probe_video_format(const std::string& path, const StreamInfo& info) {
-  InputPtr in = open_input(path);
+  av::InputPtr in = open_input(path);
   const int idx = best_video_stream(in.get());
   if (idx < 0) fail(VideoErrorKind::kNoVideo, path + ": no video stream");
   const AVStream* st = in->streams[idx];
@@ -213,9 +194,9 @@ bool have_output_encoder(const std::string& codec) {
 struct SegmentWriter::Impl {
   VideoFormat format;
   OutputFile out;
-  std::unique_ptr<AVCodecContext, CodecFreer> enc;
+  av::CodecPtr enc;
   AVStream* st = nullptr;
-  PacketPtr pkt{av_packet_alloc()};
+  av::PacketPtr pkt{av_packet_alloc()};
   int64_t frames = 0;
   bool finished = false;
   Impl(const std::string& path, const VideoFormat& f, int threads) : format(f), out(path, "matroska") {
@@ -225,7 +206,7 @@ struct SegmentWriter::Impl {
     st = avformat_new_stream(out.oc, nullptr);
     if (!st) fail(VideoErrorKind::kOpen, "out of memory");
     const int rc = avcodec_parameters_from_context(st->codecpar, enc.get());
-    if (rc < 0) fail(VideoErrorKind::kOpen, path + ": " + av_err(rc));
+    if (rc < 0) fail(VideoErrorKind::kOpen, path + ": " + av::error_string(rc));
     st->time_base = enc->time_base;
     set_stream_format(st, f);
     out.open_and_write_header();
@@ -234,7 +215,7 @@ struct SegmentWriter::Impl {
     for (;;) {
       const int rc = avcodec_receive_packet(enc.get(), pkt.get());
       if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return;
-      if (rc < 0) fail(VideoErrorKind::kCorrupt, out.path + ": FFV1 encoder: " + av_err(rc));
+      if (rc < 0) fail(VideoErrorKind::kCorrupt, out.path + ": FFV1 encoder: " + av::error_string(rc));
       av_packet_rescale_ts(pkt.get(), enc->time_base, st->time_base);
       pkt->stream_index = st->index;
       out.write(pkt.get());
@@ -249,7 +230,7 @@ int64_t SegmentWriter::frames() const { return impl_->frames; }
 
 void SegmentWriter::write(const RawPicture& p) {
   Impl& s = *impl_;
-  FramePtr f(av_frame_alloc());
+  av::FramePtr f(av_frame_alloc());
   f->format = s.format.pix_fmt;
   f->width = s.format.width;
   f->height = s.format.height;
@@ -271,7 +252,7 @@ void SegmentWriter::write(const RawPicture& p) {
   f->colorspace = s.enc->colorspace;
   f->sample_aspect_ratio = s.enc->sample_aspect_ratio;
   rc = avcodec_send_frame(s.enc.get(), f.get());
-  if (rc < 0) fail(VideoErrorKind::kCorrupt, s.out.path + ": FFV1 encoder: " + av_err(rc));
+  if (rc < 0) fail(VideoErrorKind::kCorrupt, s.out.path + ": FFV1 encoder: " + av::error_string(rc));
   ++s.frames;
   s.drain();
 }
@@ -344,14 +325,14 @@ class VideoPacketSource {
         dec_->pkt_timebase = seg_->streams[0]->time_base;
         dec_->thread_count = opt_.threads;
         const int rc = avcodec_open2(dec_.get(), dc, nullptr);
-        if (rc < 0) fail(VideoErrorKind::kUnsupported, "cannot open the FFV1 decoder: " + av_err(rc));
+        if (rc < 0) fail(VideoErrorKind::kUnsupported, "cannot open the FFV1 decoder: " + av::error_string(rc));
       }
     }
-    PacketPtr p(av_packet_alloc());
+    av::PacketPtr p(av_packet_alloc());
     const int rc = av_read_frame(seg_.get(), p.get());
     const AVRational seg_tb = seg_->streams[0]->time_base;
     if (rc < 0) {
-      if (rc != AVERROR_EOF) fail(VideoErrorKind::kCorrupt, segments_[next_segment_ - 1] + ": " + av_err(rc));
+      if (rc != AVERROR_EOF) fail(VideoErrorKind::kCorrupt, segments_[next_segment_ - 1] + ": " + av::error_string(rc));
       if (enc_) {
         avcodec_send_packet(dec_.get(), nullptr);
         receive_decoded(seg_tb);
@@ -370,22 +351,22 @@ class VideoPacketSource {
       return true;
     }
     const int sr = avcodec_send_packet(dec_.get(), p.get());
-    if (sr < 0) fail(VideoErrorKind::kCorrupt, segments_[next_segment_ - 1] + ": FFV1 decoder: " + av_err(sr));
+    if (sr < 0) fail(VideoErrorKind::kCorrupt, segments_[next_segment_ - 1] + ": FFV1 decoder: " + av::error_string(sr));
     receive_decoded(seg_tb);
     return true;
   }
 
   void receive_decoded(AVRational seg_tb) {
-    FramePtr f(av_frame_alloc());
+    av::FramePtr f(av_frame_alloc());
     for (;;) {
       const int rc = avcodec_receive_frame(dec_.get(), f.get());
       if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return;
-      if (rc < 0) fail(VideoErrorKind::kCorrupt, "FFV1 decoder: " + av_err(rc));
+      if (rc < 0) fail(VideoErrorKind::kCorrupt, "FFV1 decoder: " + av::error_string(rc));
       const int64_t ts = f->best_effort_timestamp;
       f->pts = ts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE : av_rescale_q(ts, seg_tb, enc_->time_base);
       f->pict_type = AV_PICTURE_TYPE_NONE;
       const int sr = avcodec_send_frame(enc_, f.get());
-      if (sr < 0) fail(VideoErrorKind::kCorrupt, "encoder: " + av_err(sr));
+      if (sr < 0) fail(VideoErrorKind::kCorrupt, "encoder: " + av::error_string(sr));
       av_frame_unref(f.get());
       ++frames_;
       receive_encoded();
@@ -394,10 +375,10 @@ class VideoPacketSource {
 
   void receive_encoded() {
     for (;;) {
-      PacketPtr p(av_packet_alloc());
+      av::PacketPtr p(av_packet_alloc());
       const int rc = avcodec_receive_packet(enc_, p.get());
       if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return;
-      if (rc < 0) fail(VideoErrorKind::kCorrupt, "encoder: " + av_err(rc));
+      if (rc < 0) fail(VideoErrorKind::kCorrupt, "encoder: " + av::error_string(rc));
       av_packet_rescale_ts(p.get(), enc_->time_base, out_->time_base);
       p->stream_index = out_->index;
       ready_.push_back(std::move(p));
@@ -410,9 +391,9 @@ class VideoPacketSource {
   AVCodecContext* enc_;
   AVStream* out_;
   size_t next_segment_ = 0;
-  InputPtr seg_;
-  std::unique_ptr<AVCodecContext, CodecFreer> dec_;
-  std::deque<PacketPtr> ready_;
+  av::InputPtr seg_;
+  av::CodecPtr dec_;
+  std::deque<av::PacketPtr> ready_;
   bool done_ = false, enc_flushed_ = false;
   int64_t frames_ = 0;
 };
@@ -428,7 +409,7 @@ MuxReport mux_output(const std::vector<std::string>& segments, const std::string
                      const VideoFormat& format, const std::string& out_path, const OutputOptions& options) {
   if (segments.empty()) fail(VideoErrorKind::kCorrupt, out_path + ": no restored frames to write");
   MuxReport report;
-  InputPtr in = open_input(input_path);
+  av::InputPtr in = open_input(input_path);
   const int vidx = best_video_stream(in.get());
   OutputFile out(out_path, nullptr);
   const bool global_header = out.oc->oformat->flags & AVFMT_GLOBALHEADER;
@@ -436,17 +417,17 @@ MuxReport mux_output(const std::vector<std::string>& segments, const std::string
   // Video stream first.
   AVStream* vst = avformat_new_stream(out.oc, nullptr);
   if (!vst) fail(VideoErrorKind::kOpen, "out of memory");
-  std::unique_ptr<AVCodecContext, CodecFreer> enc;
+  av::CodecPtr enc;
   if (options.codec == "ffv1") {
-    InputPtr first = open_input(segments.front());
+    av::InputPtr first = open_input(segments.front());
     const int rc = avcodec_parameters_copy(vst->codecpar, first->streams[0]->codecpar);
-    if (rc < 0) fail(VideoErrorKind::kOpen, av_err(rc));
+    if (rc < 0) fail(VideoErrorKind::kOpen, av::error_string(rc));
     vst->codecpar->codec_tag = 0;
     vst->time_base = first->streams[0]->time_base;
   } else {
     enc = open_encoder(options.codec, format, options, global_header);
     const int rc = avcodec_parameters_from_context(vst->codecpar, enc.get());
-    if (rc < 0) fail(VideoErrorKind::kOpen, av_err(rc));
+    if (rc < 0) fail(VideoErrorKind::kOpen, av::error_string(rc));
     vst->time_base = enc->time_base;
   }
   if (!muxer_takes(out.oc->oformat, vst->codecpar))
@@ -505,7 +486,7 @@ MuxReport mux_output(const std::vector<std::string>& segments, const std::string
     for (;;) {
       const int rc = av_read_frame(in.get(), p);
       if (rc == AVERROR_EOF) return false;
-      if (rc < 0) fail(VideoErrorKind::kCorrupt, input_path + ": " + av_err(rc));
+      if (rc < 0) fail(VideoErrorKind::kCorrupt, input_path + ": " + av::error_string(rc));
       const int si = p->stream_index;
       if (si < 0 || si >= static_cast<int>(map.size()) || map[si] < 0) {
         av_packet_unref(p);
@@ -527,7 +508,7 @@ MuxReport mux_output(const std::vector<std::string>& segments, const std::string
     }
   };
   // Merge the two sources by time so the muxer interleaves without buffering a whole stream.
-  PacketPtr v(av_packet_alloc()), c(av_packet_alloc());
+  av::PacketPtr v(av_packet_alloc()), c(av_packet_alloc());
   bool have_v = video.next(v.get()), have_c = next_copy(c.get());
   auto when = [](const AVPacket* p) { return p->dts != AV_NOPTS_VALUE ? p->dts : p->pts; };
   while (have_v || have_c) {
