@@ -39,12 +39,6 @@ RefineResult refine_latents(models::FatCodecImpl& model, const torch::Tensor& x,
   r.y = y.clone();
   const torch::Tensor q = torch::full({1}, quality01);
   const double lambda = model.config().lambda_for(quality01);
-  // The model's weights stay fixed; only the latents are optimised.
-  std::vector<bool> grad_before;
-  for (auto& p : model.parameters()) {
-    grad_before.push_back(p.requires_grad());
-    p.set_requires_grad(false);
-  }
   const int64_t lh = y.size(2), lw = y.size(3), px = 16;  // latent stride
   // Tiles with context bound the memory: each is optimised on its own (its context latents
   // too, but only the core is kept), and kept only if its cost went down.
@@ -70,8 +64,10 @@ RefineResult refine_latents(models::FatCodecImpl& model, const torch::Tensor& x,
         const double t = steps > 1 ? static_cast<double>(s) / (steps - 1) : 1.0;
         static_cast<torch::optim::AdamOptions&>(opt.param_groups()[0].options())
             .lr(kLearningRate * std::pow(0.1, t));
-        opt.zero_grad();
-        rd_cost(model, xt, yt, q, lambda, vh, vw).backward();
+        // Gradients of the latents only: the shared model's weights and their .grad stay
+        // untouched (several contexts may encode with one model at once).
+        const torch::Tensor cost = rd_cost(model, xt, yt, q, lambda, vh, vw);
+        yt.mutable_grad() = torch::autograd::grad({cost}, {yt})[0];
         opt.step();
       }
       if (steps > 0) after = cost_of(yt.detach());
@@ -88,8 +84,6 @@ RefineResult refine_latents(models::FatCodecImpl& model, const torch::Tensor& x,
       r.cost_after += after;
     }
   }
-  size_t i = 0;
-  for (auto& p : model.parameters()) p.set_requires_grad(grad_before[i++]);
   const double pixels = static_cast<double>(width) * height;
   r.cost_before /= pixels;
   r.cost_after /= pixels;

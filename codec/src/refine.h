@@ -29,7 +29,8 @@ struct RefineResult {
 
 // x: the padded input [1, 3, H, W] in [0, 1] (CPU); the cost counts the top-left width x height
 // pixels. y: analysis(x) * gain(quality01) [1, M, H/16, W/16]. Runs on the calling thread's
-// LibTorch thread count.
+// LibTorch thread count. Only the latents get gradients: the model (shared by every context
+// of a model handle) is read, never written, so concurrent encodes may refine at once.
 RefineResult refine_latents(models::FatCodecImpl& model, const at::Tensor& x, int64_t width,
                             int64_t height, const at::Tensor& y, double quality01, int steps);
 
