@@ -117,10 +117,7 @@ Result restore_one(Context& ctx, const std::string& in, const std::string& out,
   // Grayscale in, grayscale out: a gray JPEG comes back gray from the library; for a gray PNG
   // or PGM the network's output is reduced to its luma here.
   img.gray = info.gray || input.img.gray;
-  if (img.gray && !info.gray)
-    for (size_t i = 0; i + 2 < img.rgb.size(); i += 3)
-      img.rgb[i] = img.rgb[i + 1] = img.rgb[i + 2] = static_cast<uint8_t>(std::lround(
-          0.299 * img.rgb[i] + 0.587 * img.rgb[i + 1] + 0.114 * img.rgb[i + 2]));
+  if (img.gray && !info.gray) media::reduce_to_luma(img.rgb);
   lucid_free(pixels);
   r.seconds = t.seconds();
   media::write_image(out, img, f.overwrite);

@@ -9,6 +9,7 @@
 #include "lucid/models/codiff.h"
 #include "lucid/models/device.h"
 #include "lucid/models/model_files.h"
+#include "lucid/media/image_io.h"
 #include "lucid/models/weights.h"
 #include "lucid/restoration/jpeg_constraint.h"
 #include "lucid/media/jpeg_io.h"
@@ -335,12 +336,7 @@ RestoredImage JpegRestorer::restore_jpeg(const uint8_t* data, size_t size,
   // A grayscale file restores to gray: the luma of the result (the projection already gives
   // R = G = B; without it the network's output may carry a tint).
   r.gray = gray;
-  if (r.gray)
-    for (size_t i = 0; i + 2 < r.rgb.size(); i += 3) {
-      const float y = 0.299f * r.rgb[i] + 0.587f * r.rgb[i + 1] + 0.114f * r.rgb[i + 2];
-      r.rgb[i] = r.rgb[i + 1] = r.rgb[i + 2] =
-          static_cast<uint8_t>(std::clamp(std::lround(y), 0L, 255L));
-    }
+  if (r.gray) media::reduce_to_luma(r.rgb);
   return r;
 }
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cmath>
 #include <cerrno>
 #include <csetjmp>
 #include <cstdio>
@@ -510,6 +511,13 @@ std::vector<uint8_t> encode_image_for_path(const std::string& path, const Image&
   fail(ImageErrorCode::kUnsupported, path,
        "cannot write: unknown output extension '" + ext +
            "' (use .png, .ppm, .pgm, .jpg or .jpeg)");
+}
+
+void reduce_to_luma(std::vector<uint8_t>& rgb) {
+  for (size_t i = 0; i + 2 < rgb.size(); i += 3) {
+    const float y = 0.299f * rgb[i] + 0.587f * rgb[i + 1] + 0.114f * rgb[i + 2];
+    rgb[i] = rgb[i + 1] = rgb[i + 2] = static_cast<uint8_t>(std::clamp(std::lround(y), 0L, 255L));
+  }
 }
 
 void write_image(const std::string& path, const Image& image, bool overwrite, int jpeg_quality) {

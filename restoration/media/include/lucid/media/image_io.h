@@ -26,6 +26,10 @@ struct Image {
   bool gray = false;
 };
 
+// Replaces interleaved RGB8 pixels by their luma (0.299 R + 0.587 G + 0.114 B, rounded) in
+// all three channels: how a restored image of a grayscale input becomes gray.
+void reduce_to_luma(std::vector<uint8_t>& rgb);
+
 enum class ImageErrorCode {
   kUnreadable,   // missing file, no permission, a directory, I/O error while reading
   kCorrupt,      // recognised format but damaged or truncated data
