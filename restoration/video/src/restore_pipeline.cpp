@@ -81,6 +81,9 @@ void RestorePipeline::restore_next(bool /*at_end*/) {
           RestoreInput in;
           in.center = &ccrop;
           in.qp = whole.qp;
+          in.whole_center = &center;
+          in.whole_far_ahead = whole.far_ahead;
+          in.tile = outer;
           size_t k = 0;
           for (size_t i = 0; i < whole.behind.size(); ++i) in.behind.push_back(&crops[k++]);
           for (size_t i = 0; i < whole.ahead.size(); ++i) in.ahead.push_back(&crops[k++]);
