@@ -316,12 +316,13 @@ int train_video(const VideoTrainOptions& o) {
   int bad_evals = 0;
   StateMap prior;
   if (checkpoint_exists(o.run_dir, "last")) {
-    prior = load_checkpoint(o.run_dir, "last", *model, {&opt}, dev);
-    if (prior.at("config") != cfg.serialize()) {
-      std::cerr << "error: " << o.run_dir << ": checkpoint was trained with config '" << prior.at("config")
-                << "', not '" << o.config << "'\n";
+    const StateMap saved = read_state(o.run_dir + "/last.state");  // config first: clear error
+    if (!saved.count("config") || saved.at("config") != cfg.serialize()) {
+      std::cerr << "error: " << o.run_dir << ": checkpoint was trained with config '"
+                << (saved.count("config") ? saved.at("config") : "?") << "', not '" << o.config << "'\n";
       return 2;
     }
+    prior = load_checkpoint(o.run_dir, "last", *model, {&opt}, dev);
     step = std::stoll(prior.at("step"));
     wall = std::stod(prior.at("wall_seconds"));
     best_val = std::stod(prior.at("best_val"));
