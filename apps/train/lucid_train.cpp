@@ -237,6 +237,7 @@ int main(int argc, char** argv) {
       f.insert({
           {"--val-stride", [&](auto v) { o.val_stride = std::stoi(v); }},
           {"--no-qp-prob", [&](auto v) { o.no_qp_prob = std::stod(v); }},
+          {"--loss", [&](auto v) { o.loss = v; }},
       });
       if (int rc = parse(argc, argv, 2, f)) return rc;
       if (o.train_list.empty() || o.val_list.empty()) {
@@ -244,9 +245,9 @@ int main(int argc, char** argv) {
         return 1;
       }
       if (o.crop % 16 || o.crop < 16 || o.val_crop % 16 || o.val_crop < 0 || o.batch < 1 || o.threads < 1 ||
-          o.val_stride < 1 || !(o.no_qp_prob >= 0 && o.no_qp_prob <= 1)) {
+          o.val_stride < 1 || !(o.no_qp_prob >= 0 && o.no_qp_prob <= 1) || (o.loss != "mse" && o.loss != "charbonnier")) {
         std::cerr << "error: video: crops must be multiples of 16, batch, threads and --val-stride >= 1, "
-                     "--no-qp-prob in 0..1\n";
+                     "--no-qp-prob in 0..1, --loss mse|charbonnier\n";
         return 1;
       }
       if (o.device != "cpu" && o.device != "cuda") {

@@ -429,7 +429,9 @@ int train_video(const VideoTrainOptions& o) {
     Sample b = make_batch(cfg, train, cum, o.batch, o.crop, o.no_qp_prob, rng, dev);
     torch::Tensor out = model->forward(b.in);
     torch::Tensor d = out - b.target;
-    torch::Tensor loss = charbonnier(d.narrow(1, 0, 4)) + 0.5 * charbonnier(d.narrow(1, 4, 2));
+    torch::Tensor loss = o.loss == "mse"
+                             ? 1000 * (d.narrow(1, 0, 4).pow(2).mean() + 0.5 * d.narrow(1, 4, 2).pow(2).mean())
+                             : charbonnier(d.narrow(1, 0, 4)) + 0.5 * charbonnier(d.narrow(1, 4, 2));
     opt.zero_grad();
     loss.backward();
     torch::nn::utils::clip_grad_norm_(params, o.clip);

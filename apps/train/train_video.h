@@ -31,6 +31,7 @@ struct VideoTrainOptions {
   int log_every = 25;
   uint64_t seed = 1;
   double reset_lr = 0;
+  std::string loss = "mse";  // mse (1000 x MSE, luma + half chroma) | charbonnier
   double no_qp_prob = 0.1;  // share of samples shown without their QP (streams without one)
 };
 
