@@ -92,6 +92,13 @@ def make_pair(rng, o):
     if rng.integers(2):
         region = region[:, ::-1]
     region = np.ascontiguousarray(region)
+    if rng.random() < o.grain_prob:  # as add_grain in apps/train/train_restore.cpp
+        us, uc, corr = rng.random(), rng.random(), rng.random() < 0.5
+        n = rng.standard_normal(region.shape[:2]) * (0.5 + 4.5 * us)
+        if corr:
+            n = (n + np.roll(n, 1, 0) + np.roll(n, 1, 1) + np.roll(n, (1, 1), (0, 1))) / 2
+        g = region.astype(np.float64) + n[..., None] + rng.standard_normal(region.shape) * (1.5 * uc)
+        region = np.clip(np.round(g), 0, 255).astype(np.uint8)
     mode = rng.random()
     qf = draw_qf(rng, o)
     if mode < o.double_prob:
@@ -124,6 +131,7 @@ def main():
     ap.add_argument("--high-qf-prob", type=float, default=0.0)
     ap.add_argument("--double-prob", type=float, default=0.2)
     ap.add_argument("--shift-prob", type=float, default=0.15)
+    ap.add_argument("--grain-prob", type=float, default=0.3)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--only", choices=["all", "codec", "restore"], default="all")
@@ -186,7 +194,8 @@ def main():
             fail("no training region is %d px on both sides" % (o.crop + 8))
         info = {"id": "%s-pairs-s%d-n%d-c%d" % (pid, o.seed, o.pairs, o.crop), "crop": o.crop,
                 "seed": o.seed, "low_qf_prob": o.low_qf_prob, "high_qf_prob": o.high_qf_prob,
-                "double_prob": o.double_prob, "shift_prob": o.shift_prob}
+                "double_prob": o.double_prob, "shift_prob": o.shift_prob,
+                "grain_prob": o.grain_prob}
         path = os.path.join(o.out, "restore_train.raw")
         chunks = range((o.pairs + CHUNK - 1) // CHUNK)
         with open(path + ".tmp", "wb") as f:

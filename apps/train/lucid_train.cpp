@@ -77,7 +77,8 @@ const char* kUsage =
     "  --steps N [0]   --checkpoint-minutes M [4]   --eval-minutes M [8]   --patience N [3]\n"
     "  --seed N [1]   --reset-lr X (on resume)\n"
     "  --low-qf-prob P [0.3]   share of training QFs drawn from 5..50 (else 5..95)\n"
-    "  --high-qf-prob P [0]    share drawn from 75..95 instead (P + low <= 1)\n";
+    "  --high-qf-prob P [0]    share drawn from 75..95 instead (P + low <= 1)\n"
+    "  --grain-prob P [0.3]    share of clean crops given film grain first (target keeps it)\n";
 
 using Setter = std::function<void(const std::string&)>;
 
@@ -208,6 +209,7 @@ int main(int argc, char** argv) {
           {"--cave-lr", [&](auto v) { o.cave_lr = std::stod(v); }},
           {"--low-qf-prob", [&](auto v) { o.low_qf_prob = std::stod(v); }},
           {"--high-qf-prob", [&](auto v) { o.high_qf_prob = std::stod(v); }},
+          {"--grain-prob", [&](auto v) { o.grain_prob = std::stod(v); }},
           {"--cave-steps", [&](auto v) { o.cave_steps = std::stoi(v); }},
           {"--cave-batch", [&](auto v) { o.cave_batch = std::stoi(v); }},
       });
@@ -220,7 +222,7 @@ int main(int argc, char** argv) {
       }
       if (o.crop % 16 || o.val_crop % 16 || o.crop < 16 || o.batch < 1 || o.cave_batch < 2 ||
           o.threads < 1 || o.cave_steps < 0 || o.low_qf_prob < 0 || o.high_qf_prob < 0 ||
-          o.low_qf_prob + o.high_qf_prob > 1) {
+          o.low_qf_prob + o.high_qf_prob > 1 || !(o.grain_prob >= 0 && o.grain_prob <= 1)) {
         std::cerr << "error: restore: crops must be multiples of 16, batch and threads >= 1, "
                      "QF shares in 0..1\n";
         return 1;
