@@ -25,7 +25,10 @@ struct RestorerError : std::runtime_error {
 };
 
 // weights_path "" or "identity": the IdentityRestorer (frames pass through bit for bit; it runs
-// on the CPU whatever `device` says). Any other path: RestorerError(kModel), as this build has
+// on the CPU whatever `device` says). "identity:B,A,F" is the same pass-through declaring the
+// temporal window of a network (B frames behind, A ahead, one far look-ahead frame F ahead, each
+// 0..64), so that an application can rehearse its push/pull buffering (the frames a restorer
+// holds back) before the network lands. Any other path: RestorerError(kModel), as this build has
 // no video restorer network yet. `device` is "cpu", "cuda" or "cuda:N" (checked for its form
 // only; whether the device exists is the caller's check, as the identity needs none).
 //
