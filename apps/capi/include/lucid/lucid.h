@@ -162,8 +162,8 @@ LUCID_API lucid_status lucid_context_create_from_model(lucid_model* model, lucid
 LUCID_API int lucid_cuda_device_count(void);
 LUCID_API void lucid_context_destroy(lucid_context* ctx); /* NULL-safe */
 /* The last error message of this context ("" if none). Valid until the next call on ctx.
- * With a NULL ctx (creation failed), the message of the last failed lucid_context_create on
- * this thread. */
+ * With a NULL ctx (creation failed), the message of the last failed lucid_context_create,
+ * lucid_model_load or lucid_video_stream_create on this thread. */
 LUCID_API const char* lucid_last_error(const lucid_context* ctx);
 LUCID_API lucid_status lucid_context_set_option(lucid_context* ctx, lucid_option option,
                                                 int64_t value);
