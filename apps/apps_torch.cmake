@@ -6,16 +6,17 @@ add_executable(lucid-train
   train/train_common.cpp
   train/train_codec.cpp
   train/train_restore.cpp
+  train/train_video.cpp
   train/checkpoint.cpp
   train/pack.cpp)
 lucid_torch_target(lucid-train)
 if(LUCID_TRAIN_ONLY)
-  target_link_libraries(lucid-train PRIVATE lucid::models lucid::entropy)
+  target_link_libraries(lucid-train PRIVATE lucid::models lucid::entropy lucid::video_net)
   target_compile_definitions(lucid-train PRIVATE LUCID_TRAIN_ONLY)
   return()
 endif()
 # Photos are decoded by lucid::media, the CLI's reader, so training sees the pixels inference sees.
-target_link_libraries(lucid-train PRIVATE lucid::models lucid::entropy lucid::media)
+target_link_libraries(lucid-train PRIVATE lucid::models lucid::entropy lucid::media lucid::video_net)
 
 add_executable(lucid
   cli/main.cpp

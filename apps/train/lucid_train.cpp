@@ -13,6 +13,7 @@
 #include "train_common.h"
 #include "train_codec.h"
 #include "train_restore.h"
+#include "train_video.h"
 
 namespace {
 
@@ -61,6 +62,13 @@ const char* kUsage =
     "       lucid-train export-restore --run DIR --out FILE.lucidw [--which best|last]\n"
     "                                  [--ledger FILE.json] [--fp32 1]\n"
     "       lucid-train export-restore --init small|tiny [--seed N] --out FILE.lucidw\n"
+    "       lucid-train video --train data/video/train.txt --val data/video/val.txt [options]\n"
+    "       lucid-train export-video --run DIR --out FILE.lucidw [--which best|last]\n"
+    "                                [--ledger FILE.json] [--fp32 1]\n"
+    "       lucid-train export-video --init small|tiny [--seed N] --out FILE.lucidw\n"
+    "video options: as restore's where they apply, plus --val-stride N [8] (validate every Nth\n"
+    "  frame), --val-crop N [0: whole frames], --no-qp-prob P [0.1]; defaults: --run\n"
+    "  runs/video-small --crop 128 --lr 4e-4 --checkpoint-minutes 5 --eval-minutes 20\n"
     "restore options (defaults in brackets):\n"
     "  --config small|tiny [small]   --run DIR [runs/restore-small]   --device cpu|cuda [cpu]\n"
     "  -j, --threads N [1]   --batch N [8]   --crop N (multiple of 16) [96]\n"
@@ -222,6 +230,51 @@ int main(int argc, char** argv) {
         return 1;
       }
       return lucid::train::train_restore(o);
+    }
+    if (cmd == "video") {
+      lucid::train::VideoTrainOptions o;
+      std::map<std::string, Setter> f = common_flags(o);
+      f.insert({
+          {"--val-stride", [&](auto v) { o.val_stride = std::stoi(v); }},
+          {"--no-qp-prob", [&](auto v) { o.no_qp_prob = std::stod(v); }},
+      });
+      if (int rc = parse(argc, argv, 2, f)) return rc;
+      if (o.train_list.empty() || o.val_list.empty()) {
+        std::cerr << "error: video: --train and --val are required (data_scripts/build_video_pairs.py makes them)\n";
+        return 1;
+      }
+      if (o.crop % 16 || o.crop < 16 || o.val_crop % 16 || o.val_crop < 0 || o.batch < 1 || o.threads < 1 ||
+          o.val_stride < 1 || !(o.no_qp_prob >= 0 && o.no_qp_prob <= 1)) {
+        std::cerr << "error: video: crops must be multiples of 16, batch, threads and --val-stride >= 1, "
+                     "--no-qp-prob in 0..1\n";
+        return 1;
+      }
+      if (o.device != "cpu" && o.device != "cuda") {
+        std::cerr << "error: --device: expected cpu or cuda\n";
+        return 1;
+      }
+      return lucid::train::train_video(o);
+    }
+    if (cmd == "export-video") {
+      lucid::train::VideoExportOptions o;
+      bool fp32 = false;
+      std::map<std::string, Setter> f = {
+          {"--run", [&](auto v) { o.run_dir = v; }},
+          {"--which", [&](auto v) { o.which = v; }},
+          {"--out", [&](auto v) { o.out = v; }},
+          {"--ledger", [&](auto v) { o.ledger = v; }},
+          {"--model-id", [&](auto v) { o.model_id = v; }},
+          {"--fp32", [&](auto v) { fp32 = (v == "1" || v == "yes"); }},
+          {"--init", [&](auto v) { o.init_config = v; }},
+          {"--seed", [&](auto v) { o.init_seed = std::stoull(v); }},
+      };
+      if (int rc = parse(argc, argv, 2, f)) return rc;
+      if (o.out.empty()) {
+        std::cerr << "error: export-video: --out is required\n";
+        return 1;
+      }
+      o.fp16 = !fp32;
+      return lucid::train::export_video(o);
     }
     if (cmd == "export-restore") {
       lucid::train::RestoreExportOptions o;

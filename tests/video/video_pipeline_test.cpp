@@ -106,30 +106,54 @@ TEST(VideoPipeline, TilesAreBitExactWithTheIdentity) {
   }
 }
 
-// A restorer that would leak its margin: writes a marker into the overlap. Tiled output must
-// equal untiled output of the same restorer on the whole frame (marker only where no tile keeps it).
-TEST(VideoPipeline, TileMarginIsDiscarded) {
+// A restorer that would leak its margin: writes a marker into the outer half of the overlap
+// (tile_overlap 8: the outer 4 pixels). Those pixels have weight 0 in the blend, so inside the
+// frame every sample is the input's.
+TEST(VideoPipeline, OuterHalfOfTheTileMarginIsDiscarded) {
   struct Marker : vr::FrameRestorer {
     std::string name() const override { return "marker"; }
     vr::TemporalWindow window() const override { return {}; }
     int tile_overlap() const override { return 8; }
     void restore(const vr::RestoreInput& in, vr::Frame& out) override {
       out.planes = in.center->planes;
-      // Paint the outer 8-pixel ring of what we were given.
       const int w = out.format.width, h = out.format.height;
       for (int y = 0; y < h; ++y)
         for (int x = 0; x < w; ++x)
-          if (x < 8 || y < 8 || x >= w - 8 || y >= h - 8) out.row(0, y)[x] = 255;
+          if (x < 4 || y < 4 || x >= w - 4 || y >= h - 4) out.row(0, y)[x] = 255;
     }
   } m;
   const vr::PlaneFormat f{96, 80, 8, 1, 1};
   std::vector<vr::Frame> in;
   const auto out = run(m, f, 1, 32, &in);
   ASSERT_EQ(out.size(), 1u);
-  // Inside the frame (away from its border) every luma sample is the input's: the painted rings
-  // lay in the discarded margins.
-  for (int y = 8; y < 72; ++y)
-    for (int x = 8; x < 88; ++x) ASSERT_EQ(out[0].row(0, y)[x], in[0].row(0, y)[x]) << x << "," << y;
+  for (int y = 4; y < 76; ++y)
+    for (int x = 4; x < 92; ++x) ASSERT_EQ(out[0].row(0, y)[x], in[0].row(0, y)[x]) << x << "," << y;
+}
+
+// Tiles whose outputs disagree (each paints its own flat value): across every tile boundary the
+// output ramps from one value to the other over the blend band (2 * overlap / 2 = 16 pixels),
+// never a hard seam; away from the boundaries each tile's value is kept.
+TEST(VideoPipeline, TileSeamsAreBlended) {
+  struct Flat : vr::FrameRestorer {
+    std::string name() const override { return "flat"; }
+    vr::TemporalWindow window() const override { return {}; }
+    int tile_overlap() const override { return 16; }
+    void restore(const vr::RestoreInput& in, vr::Frame& out) override {
+      const int v = ((in.tile.x + in.tile.y) / 16) % 2 ? 200 : 40;  // checkerboard of tiles
+      for (auto& p : out.planes) std::fill(p.begin(), p.end(), static_cast<uint8_t>(v));
+    }
+  } m;
+  const vr::PlaneFormat f{128, 96, 8, 1, 1};
+  const auto out = run(m, f, 1, 32);
+  ASSERT_EQ(out.size(), 1u);
+  int max_step = 0;
+  for (int y = 0; y < 96; ++y)
+    for (int x = 1; x < 128; ++x)
+      max_step = std::max(max_step, std::abs(int(out[0].row(0, y)[x]) - int(out[0].row(0, y)[x - 1])));
+  EXPECT_LE(max_step, 160 / 16 + 1);  // a 160 step spread over 16 pixels
+  EXPECT_GT(max_step, 0);
+  // The centre of the first tile keeps its own value.
+  EXPECT_EQ(out[0].row(0, 12)[12], 40);
 }
 
 TEST(VideoPipeline, WindowIsClampedAtTheClipEnds) {

@@ -1,10 +1,86 @@
 #include "lucid/video_restore/restore_pipeline.h"
 
 #include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
 namespace lucid::video_restore {
+
+namespace {
+
+// Weighted sum of tile outputs (float per sample; weights sum to 1, see restore_next).
+class Blend {
+ public:
+  explicit Blend(const PlaneFormat& f) : f_(f) {
+    for (int p = 0; p < 3; ++p) acc_[p].assign(static_cast<size_t>(f.plane_width(p)) * f.plane_height(p), 0.0f);
+  }
+  // Adds tile `t` (covering `outer`, luma coordinates) with the ramps of `inner`.
+  void add(const Frame& t, const Rect& outer, const Rect& inner, int b) {
+    for (int p = 0; p < 3; ++p) {
+      const int sw = p ? f_.chroma_shift_w : 0, sh = p ? f_.chroma_shift_h : 0;
+      const int pw = f_.plane_width(p), ph = f_.plane_height(p);
+      const int ox = outer.x >> sw, oy = outer.y >> sh;
+      const int tw = t.format.plane_width(p), th = t.format.plane_height(p);
+      std::vector<float> wx(tw), wy(th);
+      ramp(wx, ox, inner.x >> sw, inner.x == 0, (inner.x + inner.w + (1 << sw) - 1) >> sw, inner.x + inner.w >= f_.width, b >> sw);
+      ramp(wy, oy, inner.y >> sh, inner.y == 0, (inner.y + inner.h + (1 << sh) - 1) >> sh, inner.y + inner.h >= f_.height, b >> sh);
+      for (int y = 0; y < th && oy + y < ph; ++y) {
+        if (wy[y] == 0) continue;
+        float* row = acc_[p].data() + static_cast<size_t>(oy + y) * pw + ox;
+        const uint8_t* src = t.row(p, y);
+        for (int x = 0; x < tw && ox + x < pw; ++x) {
+          const float w = wx[x] * wy[y];
+          if (w == 0) continue;
+          float v;
+          if (f_.bytes_per_sample() == 1) {
+            v = src[x];
+          } else {
+            uint16_t u;
+            std::memcpy(&u, src + 2 * x, 2);
+            v = u;
+          }
+          row[x] += w * v;
+        }
+      }
+    }
+  }
+  void write(Frame& out) const {
+    const float maxv = static_cast<float>((1 << f_.bit_depth) - 1);
+    for (int p = 0; p < 3; ++p) {
+      const auto& a = acc_[p];
+      for (size_t i = 0; i < a.size(); ++i) {
+        const float v = std::clamp(std::nearbyint(a[i]), 0.0f, maxv);
+        if (f_.bytes_per_sample() == 1) {
+          out.planes[p][i] = static_cast<uint8_t>(v);
+        } else {
+          const uint16_t u = static_cast<uint16_t>(v);
+          std::memcpy(&out.planes[p][2 * i], &u, 2);
+        }
+      }
+    }
+  }
+
+ private:
+  // Weight of positions o, o+1, ... of one axis: 1 inside [lo, hi) and ramps of half-width b
+  // around lo and hi (none at the frame's edges).
+  static void ramp(std::vector<float>& w, int o, int lo, bool lo_edge, int hi, bool hi_edge, int b) {
+    for (size_t i = 0; i < w.size(); ++i) {
+      const int pos = o + static_cast<int>(i);
+      const double c = pos + 0.5;
+      double v = 1;
+      if (!lo_edge) v *= b > 0 ? std::clamp((c - (lo - b)) / (2.0 * b), 0.0, 1.0) : (pos >= lo ? 1 : 0);
+      if (!hi_edge) v *= b > 0 ? std::clamp(((hi + b) - c) / (2.0 * b), 0.0, 1.0) : (pos < hi ? 1 : 0);
+      w[i] = static_cast<float>(v);
+    }
+  }
+  PlaneFormat f_;
+  std::array<std::vector<float>, 3> acc_;
+};
+
+}  // namespace
 
 RestorePipeline::RestorePipeline(FrameRestorer& restorer, const PipelineOptions& options, Sink sink, Wanted wanted)
     : restorer_(restorer), options_(options), window_(restorer.window()), sink_(std::move(sink)), wanted_(std::move(wanted)) {
@@ -64,6 +140,12 @@ void RestorePipeline::restore_next(bool /*at_end*/) {
       run(whole, out);
     } else {
       const int ov = (std::max(0, restorer_.tile_overlap()) + align - 1) / align * align;
+      // Feathered blending: across each inner tile boundary a band of 2b pixels (b = ov / 2,
+      // rounded to the chroma factor, at most half a tile) ramps one tile's weight down as its
+      // neighbour's rises; the weights sum to 1 everywhere and the outer half of every margin
+      // (the least reliable pixels of a tile) has weight 0. Without overlap: a hard cut.
+      const int b = std::min(ov / 2 / align * align, tile / 2 / align * align);
+      Blend blend(center.format);
       for (int ty = 0; ty < H; ty += tile) {
         for (int tx = 0; tx < W; tx += tile) {
           Rect inner{tx, ty, std::min(tile, W - tx), std::min(tile, H - ty)};
@@ -81,15 +163,19 @@ void RestorePipeline::restore_next(bool /*at_end*/) {
           RestoreInput in;
           in.center = &ccrop;
           in.qp = whole.qp;
+          in.whole_center = &center;
+          in.whole_far_ahead = whole.far_ahead;
+          in.tile = outer;
           size_t k = 0;
           for (size_t i = 0; i < whole.behind.size(); ++i) in.behind.push_back(&crops[k++]);
           for (size_t i = 0; i < whole.ahead.size(); ++i) in.ahead.push_back(&crops[k++]);
           if (whole.far_ahead) in.far_ahead = &crops[k++];
           Frame tout = Frame::blank(ccrop.format);
           run(in, tout);
-          paste(tout, Rect{tx - outer.x, ty - outer.y, inner.w, inner.h}, out, tx, ty);
+          blend.add(tout, outer, inner, b);
         }
       }
+      blend.write(out);
     }
     ++restored_;
     sink_(out);

@@ -35,6 +35,12 @@ struct RestoreInput {
   std::vector<const Frame*> ahead;   // ahead[0] is index + 1
   const Frame* far_ahead = nullptr;  // index + far_ahead, or nullptr when not asked for
   double qp = 0;                     // the frame's QP (0 when the stream has none)
+  // When the frame is cut into tiles (the frames above are then crops): the whole frames, for a
+  // restorer that looks around (a downscaled view of the whole frame) or detects scene cuts,
+  // and where the tile lies. nullptr when the frames above are whole.
+  const Frame* whole_center = nullptr;
+  const Frame* whole_far_ahead = nullptr;
+  Rect tile;
 };
 
 class FrameRestorer {

@@ -2,7 +2,10 @@
 // (the sink, in the same order) once the restorer's look-ahead is available. Memory: at most
 // window().frames_held() input frames plus one output frame and one tile, whatever the clip's
 // length. Large frames are cut into tiles (PipelineOptions::tile) with the restorer's overlap;
-// each tile's margin is discarded, so a pass-through restorer is bit-exact with any tile size.
+// neighbouring tiles are feather-blended across their boundary (a band as wide as the overlap;
+// the outer half of each margin is discarded), so seams do not show, and a pass-through
+// restorer is still bit-exact with any tile size. The blend holds one float per sample of the
+// frame (4 bytes: about 200 MB at 8K 4:2:0).
 #pragma once
 
 #include <cstdint>

@@ -1,0 +1,127 @@
+#include "lucid/video_restore/diqp_restorer.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "lucid/models/device.h"
+#include "lucid/models/diqp.h"
+#include "lucid/models/weights.h"
+#include "lucid/video_restore/diqp_tensors.h"
+
+namespace lucid::video_restore {
+
+namespace F = torch::nn::functional;
+using Kind = RestorerError::Kind;
+
+int qp_scale_for_codec(const std::string& codec) {
+  if (codec == "hevc" || codec == "h264" || codec == "mpeg2video")
+    return static_cast<int>(models::QpScale::kH26x);
+  if (codec == "av1" || codec == "vp9") return static_cast<int>(models::QpScale::kAv1);
+  return static_cast<int>(models::QpScale::kUnknown);
+}
+
+struct DiqpModel::Impl {
+  torch::Device device{torch::kCPU};
+  std::string model_id, config_text;
+  models::DiqpConfig cfg;
+  mutable models::Diqp net{nullptr};  // forward() under InferenceMode changes nothing: shared by streams
+};
+
+DiqpModel::DiqpModel(const std::string& path, const std::string& device) : impl_(std::make_unique<Impl>()) {
+  try {
+    impl_->device = models::resolve_device(device);
+  } catch (const models::DeviceError& e) {
+    throw RestorerError(Kind::kDevice, e.what());
+  }
+  models::WeightFile w;
+  try {
+    w = models::load_weights(path);
+  } catch (const models::WeightError& e) {
+    throw RestorerError(Kind::kModel, e.what());
+  }
+  try {
+    const std::string arch = w.get("arch");
+    if (arch != "diqp")
+      throw RestorerError(Kind::kModel, path + ": is a '" + arch + "' model, not a video restorer ('diqp')");
+    impl_->model_id = w.get("model_id");
+    impl_->config_text = w.get("config");
+    impl_->cfg = models::DiqpConfig::parse(impl_->config_text);
+    impl_->net = models::Diqp(impl_->cfg);
+    models::import_module(*impl_->net, w);
+  } catch (const models::WeightError& e) {
+    throw RestorerError(Kind::kModel, path + ": " + e.what());
+  } catch (const std::invalid_argument& e) {
+    throw RestorerError(Kind::kModel, path + ": bad video restorer configuration: " + e.what());
+  }
+  impl_->net->eval();
+  impl_->net->to(impl_->device);
+}
+
+DiqpModel::~DiqpModel() = default;
+const std::string& DiqpModel::model_id() const { return impl_->model_id; }
+const std::string& DiqpModel::config() const { return impl_->config_text; }
+std::string DiqpModel::device() const { return impl_->device.str(); }
+TemporalWindow DiqpModel::window() const {
+  return TemporalWindow{impl_->cfg.behind, impl_->cfg.ahead, impl_->cfg.far_ahead};
+}
+
+// Per-stream cache: the look-around context and the luma thumbnails of the current frame (every
+// tile of a frame shares them).
+struct DiqpRestorer::State {
+  int64_t index = -1;
+  torch::Tensor context;  // [1, 3, ch, cw]
+  double far_w = 0;
+};
+
+DiqpRestorer::DiqpRestorer(std::shared_ptr<const DiqpModel> model, int qp_scale)
+    : model_(std::move(model)), qp_scale_(qp_scale), state_(std::make_unique<State>()) {
+  if (!model_) throw RestorerError(Kind::kModel, "video restorer: no model");
+}
+DiqpRestorer::~DiqpRestorer() = default;
+std::string DiqpRestorer::name() const { return model_->model_id(); }
+TemporalWindow DiqpRestorer::window() const { return model_->window(); }
+
+void DiqpRestorer::restore(const RestoreInput& in, Frame& out) {
+  const auto& m = model_->impl();
+  const models::DiqpConfig& cfg = m.cfg;
+  c10::InferenceMode guard;
+  const Frame& center = *in.center;
+  const Frame& whole = in.whole_center ? *in.whole_center : center;
+  if (state_->index != whole.index || !state_->context.defined()) {
+    state_->index = whole.index;
+    const torch::Tensor thumb = frame_thumbnail(whole, cfg.ctx_size);  // [3, h, w]
+    state_->context = thumb.unsqueeze(0).to(m.device);
+    state_->far_w = 0;
+    const Frame* far = in.whole_far_ahead ? in.whole_far_ahead : in.far_ahead;
+    if (far && cfg.far_ahead > 0) {
+      const torch::Tensor ft = frame_thumbnail(*far, cfg.ctx_size);
+      state_->far_w = models::far_weight(cfg, static_cast<int>(far->index - whole.index), thumb[0], ft[0]);
+    }
+  }
+  const int H = center.format.height, W = center.format.width;
+  const int Hp = (H + models::DiqpConfig::kMultiple - 1) / models::DiqpConfig::kMultiple * models::DiqpConfig::kMultiple;
+  const int Wp = (W + models::DiqpConfig::kMultiple - 1) / models::DiqpConfig::kMultiple * models::DiqpConfig::kMultiple;
+  std::vector<torch::Tensor> frames;
+  for (auto it = in.behind.rbegin(); it != in.behind.rend(); ++it) frames.push_back(frame_to_planes(**it, Hp, Wp));
+  frames.push_back(frame_to_planes(center, Hp, Wp));
+  for (const Frame* f : in.ahead) frames.push_back(frame_to_planes(*f, Hp, Wp));
+  if (static_cast<int>(frames.size()) != cfg.frames())
+    throw RestorerError(Kind::kInput, "video restorer: window of " + std::to_string(frames.size()) +
+                                          " frames, the model needs " + std::to_string(cfg.frames()));
+  models::DiqpImpl::Input x;
+  x.frames = torch::stack(frames).unsqueeze(0).to(m.device);
+  const Frame* far = in.far_ahead ? in.far_ahead : &center;
+  x.far = frame_to_planes(*far, Hp, Wp).unsqueeze(0).to(m.device);
+  x.far_w = torch::full({1}, state_->far_w, torch::TensorOptions().device(m.device));
+  const auto scale = center.qp ? static_cast<models::QpScale>(qp_scale_) : models::QpScale::kUnknown;
+  x.level = torch::full({1}, models::qp_level(in.qp, scale), torch::TensorOptions().device(m.device));
+  x.scale = torch::full({1}, static_cast<int64_t>(scale), torch::TensorOptions().dtype(torch::kLong).device(m.device));
+  x.context = state_->context;
+  const torch::Tensor y = m.net->forward(x).squeeze(0).to(torch::kCPU);
+  planes_to_frame(y, center, out);
+}
+
+}  // namespace lucid::video_restore
