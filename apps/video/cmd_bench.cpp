@@ -342,7 +342,8 @@ void encode_clip(const ClipInfo& clip, const BenchFlags& f, int qp, const std::s
 }
 
 // Decodes `encoded`, restores it and scores both against the clean clip, frame by frame.
-Result measure(const ClipInfo& clip, const BenchFlags& f, int qp, const std::string& encoded, vr::FrameRestorer& restorer) {
+Result measure(const ClipInfo& clip, const BenchFlags& f, int qp, const std::string& encoded,
+               const vr::RestorerModel& model) {
   Result res;
   res.clip = clip.path;
   res.qp = qp;
@@ -360,6 +361,9 @@ Result measure(const ClipInfo& clip, const BenchFlags& f, int qp, const std::str
                                      ", the clip is " + clean.info().pix_fmt + " " + std::to_string(pf.width) + "x" +
                                      std::to_string(pf.height));
   const size_t luma_bytes = static_cast<size_t>(pf.width) * pf.height * pf.bytes_per_sample();
+  // A restorer of its own for this stream (a network keeps per-stream state), told its codec.
+  const std::unique_ptr<vr::FrameRestorer> restorer_ptr = model.make_stream_restorer(f.codec);
+  vr::FrameRestorer& restorer = *restorer_ptr;
 
   // Frames waiting for their restored version: clean and decoded luma of one index.
   struct Pending {
@@ -525,7 +529,7 @@ int cmd_bench(const std::vector<std::string>& args) {
   f.qps = parse_qps(qp_arg.empty() ? "22,27,32,37,42" : qp_arg, cs, f.codec);
   if (!f.json_path.empty() && f.json_path == f.plot_path) throw CliError(kExitUsage, "--json and --plot name the same file");
   check_device(f.device, f.verbose);
-  const std::shared_ptr<vr::FrameRestorer> restorer = restorer_for(f.model, f.device);
+  const std::shared_ptr<const vr::RestorerModel> restorer = restorer_for(f.model, f.device);
   check_output(f.json_path, "--json", f.overwrite);
   check_output(f.plot_path, "--plot", f.overwrite);
   if (!f.keep_dir.empty() && !is_dir(f.keep_dir)) throw CliError(kExitWrite, "--keep " + f.keep_dir + ": not a folder");

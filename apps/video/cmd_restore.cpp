@@ -57,7 +57,7 @@ struct RestoreFlags {
   bool overwrite = false, json = false, resume = false, verbose = false, quiet = false;
   std::string device = "cpu";
   std::string model = "identity";  // --model: the restorer (restorer_factory.h)
-  std::shared_ptr<vr::FrameRestorer> restorer;  // made once from --model, shared by every file
+  std::shared_ptr<const vr::RestorerModel> restorer_model;  // loaded once from --model; each file makes its restorer
   int debug_delay_ms = 0;  // testing: sleep per restored frame
 };
 
@@ -277,7 +277,8 @@ FileResult restore_file(const std::string& in, const std::string& out, const Res
   }();
   Progress progress(isatty(STDERR_FILENO) && !f.quiet, expected);
 
-  vr::FrameRestorer& restorer = *f.restorer;
+  const std::unique_ptr<vr::FrameRestorer> restorer_ptr = f.restorer_model->make_stream_restorer(info.codec);
+  vr::FrameRestorer& restorer = *restorer_ptr;
   vr::PipelineOptions popt;
   popt.tile = f.tile;
   auto wanted = [&](int64_t i) { return in_range(i) && !done_segments.count(segment_of(i)); };
@@ -661,7 +662,7 @@ int cmd_restore(const std::vector<std::string>& args) {
   if (!manifest.empty() && !inputs.empty()) throw CliError(kExitUsage, "restore: --manifest takes no other inputs");
   if (shard && manifest.empty()) throw CliError(kExitUsage, "--shard: only with --manifest");
   check_device(f.device, f.verbose);
-  f.restorer = restorer_for(f.model, f.device);  // an unknown --model fails before any file is touched (exit 4)
+  f.restorer_model = restorer_for(f.model, f.device);  // an unknown --model fails before any file is touched (exit 4)
   if (!f.verbose) av_log_set_level(AV_LOG_QUIET);  // errors are reported as `error: what: why`
 
   struct sigaction sa {};

@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "lucid/video_restore/restorer_factory.h"
 
 namespace lucid::video_cli {
 
@@ -50,11 +49,12 @@ void check_device(const std::string& device, bool verbose) {
   if (verbose) std::fprintf(stderr, "note: the identity restorer runs on the CPU\n");
 }
 
-std::shared_ptr<video_restore::FrameRestorer> restorer_for(const std::string& model, const std::string& device) {
+std::shared_ptr<const video_restore::RestorerModel> restorer_for(const std::string& model, const std::string& device) {
+  using Kind = video_restore::RestorerError::Kind;
   try {
-    return video_restore::make_restorer(model, device);
+    return video_restore::load_restorer(model, device);
   } catch (const video_restore::RestorerError& e) {
-    throw CliError(e.kind == video_restore::RestorerError::Kind::kDevice ? kExitUsage : kExitModel,
+    throw CliError(e.kind == Kind::kDevice ? kExitDevice : e.kind == Kind::kInput ? kExitCorrupt : kExitModel,
                    std::string("--model ") + e.what());
   }
 }

@@ -10,6 +10,7 @@
 #include "lucid/video/video_reader.h"
 #include "lucid/video_restore/frame.h"
 #include "lucid/video_restore/frame_restorer.h"
+#include "lucid/video_restore/restorer_factory.h"
 
 namespace lucid::video_cli {
 
@@ -45,9 +46,10 @@ int exit_for(video::VideoErrorKind k);
 // Checks --device: "cpu", or "cuda[:N]" with that CUDA device visible (else exit 6). No LibTorch
 // in this tool: a CUDA device is a /dev/nvidiaN node the process may use.
 void check_device(const std::string& device, bool verbose);
-// The video restorer of --model (default "identity"), made by the one factory
-// (lucid/video_restore/restorer_factory.h); its errors become exit 4 (model) or 1 (device form).
-std::shared_ptr<video_restore::FrameRestorer> restorer_for(const std::string& model, const std::string& device);
+// The video restorer model of --model (default "identity"), loaded once by the one factory
+// (lucid/video_restore/restorer_factory.h); each file or clip makes its own restorer from it.
+// Its errors become exit 4 (model), 6 (device) or 3 (input).
+std::shared_ptr<const video_restore::RestorerModel> restorer_for(const std::string& model, const std::string& device);
 // A decoded frame copied into the restorer's working format (rows packed).
 video_restore::Frame to_restore_frame(const video::VideoFrame& vf, const video_restore::PlaneFormat& pf);
 // The restorer's plane format of a stream.

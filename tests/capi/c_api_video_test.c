@@ -390,6 +390,20 @@ int main(int argc, char** argv) {
     lucid_video_stream_destroy(vs);
     lucid_video_stream_destroy(NULL);
 
+    /* The first frame fixes the stream's QP scale: without a QP it is LUCID_QP_NONE, and a later
+     * frame on another scale is refused. */
+    CHECK(lucid_video_stream_create(model, NULL, &vs) == LUCID_OK, "create");
+    padded_frame(&pf, &c8, 0, 0);
+    pf.f.qp_scale = LUCID_QP_NONE;
+    CHECK(lucid_video_stream_push(vs, &pf.f) == LUCID_OK, "frame without QP");
+    CHECK(lucid_video_stream_pull(vs, &out) == LUCID_OK && out.qp_scale == LUCID_QP_NONE && out.qp == 0, "pull");
+    pf.f.qp_scale = LUCID_QP_HEVC;
+    CHECK(lucid_video_stream_push(vs, &pf.f) == LUCID_ERROR_INVALID_ARGUMENT, "scale after a first frame without");
+    CHECK(strstr(lucid_video_stream_last_error(vs), "first frame fixes it") != NULL, "message: %s",
+          lucid_video_stream_last_error(vs));
+    free_padded(&pf);
+    lucid_video_stream_destroy(vs);
+
     /* The pixel limit of the stream's parameters: LUCID_ERROR_LIMIT_EXCEEDED. */
     lucid_video_stream_params_init(&sp);
     sp.max_pixels = 1000;

@@ -225,6 +225,26 @@ TEST(RestorerFactory, IdentityByNameOrEmptyAndWindowedIdentity) {
   EXPECT_EQ(w->window().frames_held(), 10);
 }
 
+TEST(RestorerFactory, OneModelMakesARestorerPerStream) {
+  // What a C API model handle or a lucid-video run holds: loaded once, then one restorer per
+  // stream (a network keeps per-stream state), each with the model's window.
+  const auto model = vr::load_restorer("identity:2,1,0", "cpu");
+  EXPECT_EQ(model->name(), "identity");
+  EXPECT_EQ(model->window().frames_held(), 4);
+  auto a = model->make_stream_restorer("hevc"), b = model->make_stream_restorer("av1");
+  ASSERT_TRUE(a && b);
+  EXPECT_NE(a.get(), b.get());
+  EXPECT_EQ(a->window().behind, 2);
+  EXPECT_EQ(b->window().ahead, 1);
+  // Through a pipeline: the window holds frames back; every frame comes out, in order.
+  std::vector<int64_t> seen;
+  vr::RestorePipeline pipe(*a, {}, [&](const vr::Frame& f) { seen.push_back(f.index); });
+  for (int i = 0; i < 5; ++i) pipe.push(random_frame(vr::PlaneFormat{16, 8, 8, 1, 1}, i, 3));
+  EXPECT_EQ(seen.size(), 4u);
+  pipe.finish();
+  EXPECT_EQ(seen, (std::vector<int64_t>{0, 1, 2, 3, 4}));
+}
+
 TEST(RestorerFactory, AnythingElseIsAClearError) {
   try {
     vr::make_restorer("/models/video-net.lucidw", "cpu");

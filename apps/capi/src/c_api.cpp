@@ -41,9 +41,9 @@ struct LoadedModel {
   lucid_model_kind kind = LUCID_MODEL_CODEC;
   std::unique_ptr<const codec::ImageCodec> codec;
   std::unique_ptr<const rs::JpegRestorer> restorer;
-  // The video restorer, shared by every stream over this model (restorer_factory.h: its
-  // restore() is safe to call from several streams at once).
-  std::shared_ptr<vr::FrameRestorer> video;
+  // The video restorer model (restorer_factory.h): immutable, shared by every stream over this
+  // handle; each stream makes its own FrameRestorer from it.
+  std::shared_ptr<const vr::RestorerModel> video;
   std::string model_id;
 };
 
@@ -65,13 +65,16 @@ struct lucid_context {
 // frames not yet pulled, and the frame the caller's last pull points at.
 struct lucid_video_stream {
   std::shared_ptr<const LoadedModel> model;
+  vr::PipelineOptions options;
+  // Made at the first push, for that frame's QP scale (a network is made for its stream's codec).
+  std::unique_ptr<vr::FrameRestorer> restorer;
   std::unique_ptr<vr::RestorePipeline> pipeline;
   uint64_t max_pixels = 0;
   std::deque<vr::Frame> ready;
   vr::Frame pulled;
   bool have_format = false;
   vr::PlaneFormat format;
-  lucid_qp_scale qp_scale = LUCID_QP_NONE;  // of the frames with a QP
+  lucid_qp_scale qp_scale = LUCID_QP_NONE;  // the first frame's; later frames: that or NONE
   int64_t next_index = 0;
   bool flushed = false;
   bool broken = false;  // the restorer failed mid-frame: the stream cannot go on
@@ -163,7 +166,9 @@ lucid_status guarded_into(std::string& error, Fn&& fn) {
     return status_for(e.kind());
   } catch (const vr::RestorerError& e) {
     error = e.what();
-    return e.kind == vr::RestorerError::Kind::kModel ? LUCID_ERROR_MODEL : LUCID_ERROR_INVALID_ARGUMENT;
+    return e.kind == vr::RestorerError::Kind::kModel    ? LUCID_ERROR_MODEL
+           : e.kind == vr::RestorerError::Kind::kDevice ? LUCID_ERROR_DEVICE
+                                                        : LUCID_ERROR_INVALID_ARGUMENT;
   } catch (const std::bad_alloc&) {
     error = "out of memory";
     return LUCID_ERROR_OUT_OF_MEMORY;
@@ -389,7 +394,7 @@ lucid_status lucid_model_load(const lucid_context_params* params, lucid_model** 
                                                  : "only " + std::to_string(n) + " CUDA device(s)"));
       }
       // NULL: the default video restorer (this version: the pass-through).
-      loaded->video = vr::make_restorer(p.weights_path ? p.weights_path : "", device);
+      loaded->video = vr::load_restorer(p.weights_path ? p.weights_path : "", device);
       loaded->model_id = loaded->video->name();
     }
     model->loaded = std::move(loaded);
@@ -683,11 +688,7 @@ lucid_status lucid_video_stream_create(lucid_model* model, const lucid_video_str
     auto st = std::make_unique<lucid_video_stream>();
     st->model = model->loaded;
     st->max_pixels = p.max_pixels;
-    vr::PipelineOptions popt;
-    popt.tile = p.tile;
-    lucid_video_stream* raw = st.get();
-    st->pipeline = std::make_unique<vr::RestorePipeline>(
-        *st->model->video, popt, [raw](const vr::Frame& f) { raw->ready.push_back(f); });
+    st->options.tile = p.tile;
     *out = st.release();
   });
 }
@@ -760,8 +761,18 @@ lucid_status lucid_video_stream_push(lucid_video_stream* stream, const lucid_vid
           std::to_string(stream->format.height) + " " + std::to_string(stream->format.bit_depth) + "-bit -> " +
           std::to_string(pf.width) + "x" + std::to_string(pf.height) + " " + std::to_string(pf.bit_depth) +
           "-bit or other subsampling): flush this stream and start a new one");
-    if (qp && stream->qp_scale != LUCID_QP_NONE && f.qp_scale != stream->qp_scale)
-      bad(which + "qp_scale changes within the stream");
+    if (stream->have_format && qp && f.qp_scale != stream->qp_scale)
+      bad(which + "qp_scale " + std::to_string(static_cast<int>(f.qp_scale)) + " differs from the stream's " +
+          std::to_string(static_cast<int>(stream->qp_scale)) +
+          " (the first frame fixes it; later frames carry it or LUCID_QP_NONE)");
+    if (!stream->pipeline) {
+      // The stream's restorer, made for its codec's QP scale (FFmpeg's codec names).
+      static const char* const kCodecOf[] = {"", "hevc", "h264", "av1", "vp9", "mpeg2video"};
+      stream->restorer = stream->model->video->make_stream_restorer(kCodecOf[static_cast<int>(f.qp_scale)]);
+      lucid_video_stream* raw = stream;
+      stream->pipeline = std::make_unique<vr::RestorePipeline>(
+          *stream->restorer, stream->options, [raw](const vr::Frame& fr) { raw->ready.push_back(fr); });
+    }
 
     vr::Frame fr = vr::Frame::blank(pf);
     for (int p = 0; p < 3; ++p) {
@@ -778,9 +789,9 @@ lucid_status lucid_video_stream_push(lucid_video_stream* stream, const lucid_vid
       stream->broken = true;
       throw;
     }
+    if (!stream->have_format) stream->qp_scale = f.qp_scale;
     stream->have_format = true;
     stream->format = pf;
-    if (qp) stream->qp_scale = f.qp_scale;
     ++stream->next_index;
   });
 }
@@ -791,7 +802,7 @@ lucid_status lucid_video_stream_flush(lucid_video_stream* stream) {
     if (stream->broken) throw ApiError(LUCID_ERROR_INVALID_ARGUMENT, "lucid_video_stream_flush: the stream failed earlier; destroy it");
     if (stream->flushed) return;
     try {
-      stream->pipeline->finish();
+      if (stream->pipeline) stream->pipeline->finish();
     } catch (...) {
       stream->broken = true;
       throw;

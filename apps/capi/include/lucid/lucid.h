@@ -268,7 +268,9 @@ LUCID_API lucid_status lucid_restore_rgb(lucid_context* ctx, const uint8_t* rgb,
  * returns LUCID_NEED_MORE_INPUT until enough frames are in; push refuses a frame while a
  * restored one waits to be pulled (pull until LUCID_NEED_MORE_INPUT after every push), so a
  * stream holds a bounded number of frames whatever the clip's length. All frames of a stream
- * share one size and format (a change: flush, destroy, create a new stream).
+ * share one size and format (a change: flush, destroy, create a new stream), and the first
+ * frame's qp_scale is the stream's (the restorer is made for that codec): later frames carry it
+ * or LUCID_QP_NONE.
  *
  * This version's restorer is the pass-through ("identity": output = input, bit for bit); the
  * QP-aware network replaces it behind the same calls. A stream is used by one thread at a time;

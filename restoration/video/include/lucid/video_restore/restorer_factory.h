@@ -1,13 +1,18 @@
-// The one place that turns a restorer name or weight file into a FrameRestorer. Every front door
-// gets its video restorer here and nowhere else: `lucid-video restore` and `lucid-video bench`
-// (--model), and the C API's LUCID_MODEL_VIDEO_RESTORER model handle (weights_path). When the
-// QP-aware network lands (issue 14), it is plugged in here, once.
+// The one place that turns a restorer name or weight file into a video restorer. Every front door
+// gets its restorer here and nowhere else: `lucid-video restore` and `lucid-video bench`
+// (--model), and the C API's LUCID_MODEL_VIDEO_RESTORER model handle (weights_path). The trained
+// network (diqp_restorer.h, lucid::video_net) is plugged in here, once.
+//
+// Two levels, as the network needs them: a RestorerModel holds what is loaded once (weights on a
+// device), immutable and shared by any number of streams and threads (a C API model handle, a
+// lucid-video run); each stream (a file, a clip at one QP, a C API stream) makes its own
+// FrameRestorer from it, which may keep per-stream state and is used by one thread at a time.
 #pragma once
 
 #include <memory>
-#include <stdexcept>
 #include <string>
 
+#include "lucid/video_restore/diqp_restorer.h"  // RestorerError (torch-free header)
 #include "lucid/video_restore/frame_restorer.h"
 
 namespace lucid::video_restore {
@@ -15,27 +20,28 @@ namespace lucid::video_restore {
 // The name that selects the pass-through restorer (also what an empty weights_path selects).
 inline constexpr const char* kIdentityRestorer = "identity";
 
-// A restorer that cannot be made: unknown weights, or a device string that is not cpu/cuda[:N].
-// The C API reports it as LUCID_ERROR_MODEL (LUCID_ERROR_INVALID_ARGUMENT for the device),
-// lucid-video exits 4 (1 for the device: a usage error).
-struct RestorerError : std::runtime_error {
-  enum class Kind { kModel, kDevice };
-  RestorerError(Kind k, const std::string& what) : std::runtime_error(what), kind(k) {}
-  Kind kind;
+class RestorerModel {
+ public:
+  virtual ~RestorerModel() = default;
+  virtual std::string name() const = 0;
+  virtual TemporalWindow window() const = 0;
+  // A restorer for one stream. `codec`: the stream's codec as FFmpeg's short name (hevc, h264,
+  // mpeg2video, av1, vp9; "" when unknown), which says the scale of its frames' QP.
+  virtual std::unique_ptr<FrameRestorer> make_stream_restorer(const std::string& codec) const = 0;
 };
 
 // weights_path "" or "identity": the IdentityRestorer (frames pass through bit for bit; it runs
 // on the CPU whatever `device` says). "identity:B,A,F" is the same pass-through declaring the
 // temporal window of a network (B frames behind, A ahead, one far look-ahead frame F ahead, each
 // 0..64), so that an application can rehearse its push/pull buffering (the frames a restorer
-// holds back) before the network lands. Any other path: RestorerError(kModel), as this build has
-// no video restorer network yet. `device` is "cpu", "cuda" or "cuda:N" (checked for its form
-// only; whether the device exists is the caller's check, as the identity needs none).
-//
-// The restorer returned is shared: by every stream of one C API model handle, possibly from
-// several threads at once, and by every clip of one lucid-video run. restore() must therefore be
-// safe to call concurrently (the identity is stateless; a network keeps its weights immutable
-// and its per-call state on the stack).
-std::shared_ptr<FrameRestorer> make_restorer(const std::string& weights_path, const std::string& device);
+// holds back) before the network is in. Any other path: RestorerError(kModel), as this build
+// does not plug a video restorer network in yet. `device` is "cpu", "cuda" or "cuda:N"
+// (RestorerError(kDevice) otherwise; whether the device exists is the caller's check, as the
+// identity needs none).
+std::shared_ptr<const RestorerModel> load_restorer(const std::string& weights_path, const std::string& device);
+
+// load_restorer(weights_path, device)->make_stream_restorer(codec), for one stream.
+std::shared_ptr<FrameRestorer> make_restorer(const std::string& weights_path, const std::string& device,
+                                             const std::string& codec = "");
 
 }  // namespace lucid::video_restore
