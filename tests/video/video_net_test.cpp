@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <thread>
 
 #include "lucid/models/diqp.h"
 #include "lucid/models/weights.h"
@@ -45,6 +46,7 @@ vr::Frame frame_at(const vr::PlaneFormat& f, int64_t i) {
   fr.index = i;
   fr.pts = i;
   fr.qp = 37;
+  fr.qp_scale = vr::QpScale::kH26x;
   const int maxv = (1 << f.bit_depth) - 1;
   for (int p = 0; p < 3; ++p) {
     const int w = f.plane_width(p), h = f.plane_height(p);
@@ -98,7 +100,7 @@ TEST(VideoNet, RestoresAStreamWholeAndTiledAlike) {
   vr::PlaneFormat f;
   f.width = 70;  // not a multiple of 16: padded inside
   f.height = 42;
-  vr::DiqpRestorer r(model, vr::qp_scale_for_codec("hevc"));
+  vr::DiqpRestorer r(model);
   const auto whole = run(r, f, 7, 0);
   ASSERT_EQ(whole.size(), 7u);
   for (int i = 0; i < 7; ++i) {
@@ -108,12 +110,12 @@ TEST(VideoNet, RestoresAStreamWholeAndTiledAlike) {
     EXPECT_GT(d, 0.01) << "frame " << i << ": the random model changes the luma";
     EXPECT_LT(d, 20) << "frame " << i;
   }
-  vr::DiqpRestorer again(model, vr::qp_scale_for_codec("hevc"));
+  vr::DiqpRestorer again(model);
   const auto twice = run(again, f, 7, 0);
   for (int i = 0; i < 7; ++i) EXPECT_EQ(twice[i].planes, whole[i].planes) << "deterministic";
   // Tiles of 32 with the restorer's overlap: nearly the same picture (the context and the far
   // weight come from the whole frames).
-  vr::DiqpRestorer tiled_r(model, vr::qp_scale_for_codec("hevc"));
+  vr::DiqpRestorer tiled_r(model);
   const auto tiled = run(tiled_r, f, 7, 32);
   ASSERT_EQ(tiled.size(), 7u);
   for (int i = 0; i < 7; ++i)
@@ -126,7 +128,7 @@ TEST(VideoNet, TenBitAndOtherChromaStayInRange) {
   f.width = 48;
   f.height = 32;
   f.bit_depth = 10;
-  vr::DiqpRestorer r(model, vr::qp_scale_for_codec("av1"));
+  vr::DiqpRestorer r(model);
   const auto out = run(r, f, 3, 0);
   ASSERT_EQ(out.size(), 3u);
   for (const auto& fr : out)
@@ -141,10 +143,35 @@ TEST(VideoNet, TenBitAndOtherChromaStayInRange) {
   g.width = 32;
   g.height = 32;
   g.chroma_shift_w = g.chroma_shift_h = 0;
-  vr::DiqpRestorer r444(model, vr::qp_scale_for_codec("hevc"));
+  vr::DiqpRestorer r444(model);
   const auto o444 = run(r444, g, 2, 0);
   EXPECT_EQ(o444[0].planes[1], frame_at(g, 0).planes[1]);
   EXPECT_GT(mean_abs_diff(o444[0], frame_at(g, 0), 0), 0.01);
+}
+
+// One restorer shared by two streams on two threads (as the C API and lucid-video share it):
+// each stream gets what it gets alone.
+TEST(VideoNet, OneRestorerServesTwoStreamsAtOnce) {
+  auto model = std::make_shared<const vr::DiqpModel>(tiny_model("diqp_tiny_mt.lucidw"), "cpu");
+  vr::PlaneFormat f1, f2;
+  f1.width = 64;
+  f1.height = 48;
+  f2.width = 80;
+  f2.height = 32;
+  vr::DiqpRestorer alone(model);
+  const auto want1 = run(alone, f1, 6, 32), want2 = run(alone, f2, 6, 0);
+  vr::DiqpRestorer shared(model);
+  std::vector<vr::Frame> got1, got2;
+  std::thread t1([&] { got1 = run(shared, f1, 6, 32); });
+  std::thread t2([&] { got2 = run(shared, f2, 6, 0); });
+  t1.join();
+  t2.join();
+  ASSERT_EQ(got1.size(), 6u);
+  ASSERT_EQ(got2.size(), 6u);
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(got1[i].planes, want1[i].planes) << i;
+    EXPECT_EQ(got2[i].planes, want2[i].planes) << i;
+  }
 }
 
 TEST(VideoNet, RejectsOtherModelsClearly) {

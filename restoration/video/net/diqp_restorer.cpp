@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <deque>
+#include <mutex>
 
 #include "lucid/models/device.h"
 #include "lucid/models/diqp.h"
@@ -16,12 +18,9 @@ namespace lucid::video_restore {
 namespace F = torch::nn::functional;
 using Kind = RestorerError::Kind;
 
-int qp_scale_for_codec(const std::string& codec) {
-  if (codec == "hevc" || codec == "h264" || codec == "mpeg2video")
-    return static_cast<int>(models::QpScale::kH26x);
-  if (codec == "av1" || codec == "vp9") return static_cast<int>(models::QpScale::kAv1);
-  return static_cast<int>(models::QpScale::kUnknown);
-}
+static_assert(static_cast<int>(QpScale::kH26x) == static_cast<int>(models::QpScale::kH26x) &&
+              static_cast<int>(QpScale::kAv1) == static_cast<int>(models::QpScale::kAv1) &&
+              static_cast<int>(QpScale::kUnknown) == static_cast<int>(models::QpScale::kUnknown));
 
 struct DiqpModel::Impl {
   torch::Device device{torch::kCPU};
@@ -68,16 +67,34 @@ TemporalWindow DiqpModel::window() const {
   return TemporalWindow{impl_->cfg.behind, impl_->cfg.ahead, impl_->cfg.far_ahead};
 }
 
-// Per-stream cache: the look-around context and the luma thumbnails of the current frame (every
-// tile of a frame shares them).
+// The look-around context and far-frame weight of recent whole frames, keyed by the frame's
+// address, index, pts and a sample of its pixels (streams sharing the restorer hold different
+// frames; the sample guards against a freed frame's address being reused).
 struct DiqpRestorer::State {
-  int64_t index = -1;
-  torch::Tensor context;  // [1, 3, ch, cw]
-  double far_w = 0;
+  struct Entry {
+    const Frame* frame = nullptr;
+    int64_t index = -1, pts = 0;
+    uint64_t sample = 0;
+    torch::Tensor context;  // [1, 3, ch, cw] on the model's device
+    double far_w = 0;
+  };
+  std::mutex mu;
+  std::deque<Entry> recent;  // at most kKeep
+  static constexpr size_t kKeep = 8;
 };
 
-DiqpRestorer::DiqpRestorer(std::shared_ptr<const DiqpModel> model, int qp_scale)
-    : model_(std::move(model)), qp_scale_(qp_scale), state_(std::make_unique<State>()) {
+namespace {
+uint64_t pixel_sample(const Frame& f) {
+  uint64_t h = 1469598103934665603ULL;
+  const auto& p = f.planes[0];
+  const size_t step = std::max<size_t>(1, p.size() / 61);
+  for (size_t i = 0; i < p.size(); i += step) h = (h ^ p[i]) * 1099511628211ULL;
+  return h;
+}
+}  // namespace
+
+DiqpRestorer::DiqpRestorer(std::shared_ptr<const DiqpModel> model)
+    : model_(std::move(model)), state_(std::make_unique<State>()) {
   if (!model_) throw RestorerError(Kind::kModel, "video restorer: no model");
 }
 DiqpRestorer::~DiqpRestorer() = default;
@@ -90,16 +107,28 @@ void DiqpRestorer::restore(const RestoreInput& in, Frame& out) {
   c10::InferenceMode guard;
   const Frame& center = *in.center;
   const Frame& whole = in.whole_center ? *in.whole_center : center;
-  if (state_->index != whole.index || !state_->context.defined()) {
-    state_->index = whole.index;
+  const uint64_t sample = pixel_sample(whole);
+  torch::Tensor context;
+  double far_w = 0;
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    for (const auto& e : state_->recent)
+      if (e.frame == &whole && e.index == whole.index && e.pts == whole.pts && e.sample == sample) {
+        context = e.context;
+        far_w = e.far_w;
+      }
+  }
+  if (!context.defined()) {
     const torch::Tensor thumb = frame_thumbnail(whole, cfg.ctx_size);  // [3, h, w]
-    state_->context = thumb.unsqueeze(0).to(m.device);
-    state_->far_w = 0;
+    context = thumb.unsqueeze(0).to(m.device);
     const Frame* far = in.whole_far_ahead ? in.whole_far_ahead : in.far_ahead;
     if (far && cfg.far_ahead > 0) {
       const torch::Tensor ft = frame_thumbnail(*far, cfg.ctx_size);
-      state_->far_w = models::far_weight(cfg, static_cast<int>(far->index - whole.index), thumb[0], ft[0]);
+      far_w = models::far_weight(cfg, static_cast<int>(far->index - whole.index), thumb[0], ft[0]);
     }
+    std::lock_guard<std::mutex> lock(state_->mu);
+    state_->recent.push_back({&whole, whole.index, whole.pts, sample, context, far_w});
+    if (state_->recent.size() > State::kKeep) state_->recent.pop_front();
   }
   const int H = center.format.height, W = center.format.width;
   const int Hp = (H + models::DiqpConfig::kMultiple - 1) / models::DiqpConfig::kMultiple * models::DiqpConfig::kMultiple;
@@ -115,11 +144,11 @@ void DiqpRestorer::restore(const RestoreInput& in, Frame& out) {
   x.frames = torch::stack(frames).unsqueeze(0).to(m.device);
   const Frame* far = in.far_ahead ? in.far_ahead : &center;
   x.far = frame_to_planes(*far, Hp, Wp).unsqueeze(0).to(m.device);
-  x.far_w = torch::full({1}, state_->far_w, torch::TensorOptions().device(m.device));
-  const auto scale = center.qp ? static_cast<models::QpScale>(qp_scale_) : models::QpScale::kUnknown;
+  x.far_w = torch::full({1}, far_w, torch::TensorOptions().device(m.device));
+  const auto scale = center.qp ? static_cast<models::QpScale>(center.qp_scale) : models::QpScale::kUnknown;
   x.level = torch::full({1}, models::qp_level(in.qp, scale), torch::TensorOptions().device(m.device));
   x.scale = torch::full({1}, static_cast<int64_t>(scale), torch::TensorOptions().dtype(torch::kLong).device(m.device));
-  x.context = state_->context;
+  x.context = context;
   const torch::Tensor y = m.net->forward(x).squeeze(0).to(torch::kCPU);
   planes_to_frame(y, center, out);
 }

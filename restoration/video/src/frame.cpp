@@ -1,10 +1,18 @@
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 
 #include "lucid/video_restore/frame.h"
 
 namespace lucid::video_restore {
+
+QpScale qp_scale_for_codec(const char* codec) {
+  const std::string c = codec ? codec : "";
+  if (c == "hevc" || c == "h264" || c == "mpeg2video") return QpScale::kH26x;
+  if (c == "av1" || c == "vp9") return QpScale::kAv1;
+  return QpScale::kUnknown;
+}
 
 namespace {
 // Rect r in plane p's coordinates.
@@ -30,6 +38,7 @@ Frame crop(const Frame& src, const Rect& r) {
   out.index = src.index;
   out.pts = src.pts;
   out.qp = src.qp;
+  out.qp_scale = src.qp_scale;
   const int bps = f.bytes_per_sample();
   for (int p = 0; p < 3; ++p) {
     const Rect c = plane_rect(src.format, r, p);

@@ -132,6 +132,7 @@ void RestorePipeline::restore_next(bool /*at_end*/) {
     out.index = center.index;
     out.pts = center.pts;
     out.qp = center.qp;
+    out.qp_scale = center.qp_scale;
     const int W = center.format.width, H = center.format.height;
     const int ax = 1 << center.format.chroma_shift_w, ay = 1 << center.format.chroma_shift_h;
     const int align = std::max(ax, ay);

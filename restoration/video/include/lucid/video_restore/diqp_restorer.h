@@ -1,9 +1,10 @@
 // The trained video restorer (models/diqp.h) behind the FrameRestorer seam. No LibTorch in
 // this header: media applications and lucid-video include it without the torch headers.
 //
-// A DiqpModel holds immutable weights on one device and can be shared by any number of streams
-// and threads; each stream makes its own DiqpRestorer (it caches the current frame's
-// look-around context, so it is not shared).
+// A DiqpModel holds immutable weights on one device. A DiqpRestorer on it may be shared by any
+// number of streams and threads: restore() keeps its per-call state on the stack, and the only
+// shared state, a small cache of the look-around context per whole frame (so that the tiles of
+// one frame compute it once), is guarded by a mutex.
 #pragma once
 
 #include <memory>
@@ -20,10 +21,6 @@ class RestorerError : public std::runtime_error {
   RestorerError(Kind k, const std::string& what) : std::runtime_error(what), kind(k) {}
   Kind kind;
 };
-
-// The stream's QP scale, from the codec's short FFmpeg name (hevc, h264, mpeg2video: 0..51;
-// av1, vp9: qindex 0..255; anything else: unknown).
-int qp_scale_for_codec(const std::string& codec);
 
 class DiqpModel {
  public:
@@ -44,8 +41,8 @@ class DiqpModel {
 
 class DiqpRestorer : public FrameRestorer {
  public:
-  // qp_scale: qp_scale_for_codec() of the stream.
-  DiqpRestorer(std::shared_ptr<const DiqpModel> model, int qp_scale);
+  // Each frame's QP is read on its Frame::qp_scale.
+  explicit DiqpRestorer(std::shared_ptr<const DiqpModel> model);
   ~DiqpRestorer() override;
   std::string name() const override;
   TemporalWindow window() const override;
@@ -55,7 +52,6 @@ class DiqpRestorer : public FrameRestorer {
  private:
   struct State;
   std::shared_ptr<const DiqpModel> model_;
-  int qp_scale_;
   std::unique_ptr<State> state_;
 };
 

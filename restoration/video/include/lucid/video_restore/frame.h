@@ -30,12 +30,23 @@ struct PlaneFormat {
   }
 };
 
+// The scale a frame's QP is on (one per codec family; the numbers are those of
+// models::QpScale, which the network is conditioned on).
+enum class QpScale : int {
+  kH26x = 0,     // HEVC, H.264, MPEG-2: QP 0..51
+  kAv1 = 1,      // AV1 (and VP9) base_q_idx 0..255
+  kUnknown = 2,  // no QP, or a scale the restorer does not know
+};
+// From the codec's short FFmpeg name (hevc, h264, mpeg2video, av1, vp9; else kUnknown).
+QpScale qp_scale_for_codec(const char* codec);
+
 struct Frame {
   PlaneFormat format;
   std::array<std::vector<uint8_t>, 3> planes;  // rows packed: stride = plane_width * bytes_per_sample
   int64_t index = -1;                          // display order in the clip, from 0
   int64_t pts = 0;                             // input time base
   std::optional<double> qp;                    // on the codec's QP scale
+  QpScale qp_scale = QpScale::kUnknown;        // which scale that is
 
   static Frame blank(const PlaneFormat& f) {
     Frame fr;
