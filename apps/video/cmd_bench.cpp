@@ -411,10 +411,10 @@ Result measure(const ClipInfo& clip, const BenchFlags& f, int qp, const std::str
       if (df.width != pf.width || df.height != pf.height)
         throw CliError(kExitCorrupt, encoded + ": frame " + std::to_string(i) + ": the frame size changes");
       // Paired by index: decoded frame i (display order) against clean frame i.
-      vr::Frame d = to_restore_frame(df, pf);
+      vr::Frame d = to_restore_frame(df, pf, vr::qp_scale_for_codec(f.codec.c_str()));
       d.index = i;
       d.pts = i;
-      const vr::Frame c = to_restore_frame(cf, pf);
+      const vr::Frame c = to_restore_frame(cf, pf, vr::QpScale::kUnknown);
       if (df.qp) qp_sum += *df.qp, ++qp_n;
       res.psnr_dec.push_back(capped_psnr(luma_of(c), luma_of(d)));
       res.ssim_dec.push_back(app::plane_ssim(luma_of(c), luma_of(d)));

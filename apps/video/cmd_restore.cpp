@@ -313,6 +313,7 @@ FileResult restore_file(const std::string& in, const std::string& out, const Res
   vr::RestorePipeline pipeline(restorer, popt, sink, wanted);
 
   const vr::PlaneFormat pf = plane_format(info);
+  const vr::QpScale qp_scale = vr::qp_scale_for_codec(info.codec.c_str());
   video::VideoFrame vf;
   int64_t decoded = 0;
   int64_t last_pts = INT64_MIN, made_pts = 0;
@@ -342,7 +343,7 @@ FileResult restore_file(const std::string& in, const std::string& out, const Res
       last_pts = pts;
       if (vf.index == from) start_s = pts * tb;
       if (to && vf.index == *to) end_s = pts * tb;
-      vr::Frame fr = to_restore_frame(vf, pf);
+      vr::Frame fr = to_restore_frame(vf, pf, qp_scale);
       fr.pts = pts;
       pipeline.push(std::move(fr));
       ++decoded;

@@ -63,11 +63,13 @@ video_restore::PlaneFormat plane_format(const video::StreamInfo& info) {
   return video_restore::PlaneFormat{info.width, info.height, info.bit_depth, info.chroma_shift_w, info.chroma_shift_h};
 }
 
-video_restore::Frame to_restore_frame(const video::VideoFrame& vf, const video_restore::PlaneFormat& pf) {
+video_restore::Frame to_restore_frame(const video::VideoFrame& vf, const video_restore::PlaneFormat& pf,
+                                      video_restore::QpScale scale) {
   video_restore::Frame fr = video_restore::Frame::blank(pf);
   fr.index = vf.index;
   fr.pts = vf.pts;
   fr.qp = vf.qp;
+  fr.qp_scale = vf.qp ? scale : video_restore::QpScale::kUnknown;
   const int bps = pf.bytes_per_sample();
   for (int p = 0; p < 3; ++p)
     for (int y = 0; y < pf.plane_height(p); ++y)

@@ -50,8 +50,10 @@ void check_device(const std::string& device, bool verbose);
 // (lucid/video_restore/restorer_factory.h); each file or clip makes its own restorer from it.
 // Its errors become exit 4 (model), 6 (device) or 3 (input).
 std::shared_ptr<const video_restore::RestorerModel> restorer_for(const std::string& model, const std::string& device);
-// A decoded frame copied into the restorer's working format (rows packed).
-video_restore::Frame to_restore_frame(const video::VideoFrame& vf, const video_restore::PlaneFormat& pf);
+// A decoded frame copied into the restorer's working format (rows packed), its QP on `scale`
+// (video_restore::qp_scale_for_codec() of the stream's codec).
+video_restore::Frame to_restore_frame(const video::VideoFrame& vf, const video_restore::PlaneFormat& pf,
+                                      video_restore::QpScale scale);
 // The restorer's plane format of a stream.
 video_restore::PlaneFormat plane_format(const video::StreamInfo& info);
 

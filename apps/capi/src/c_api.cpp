@@ -765,10 +765,12 @@ lucid_status lucid_video_stream_push(lucid_video_stream* stream, const lucid_vid
       bad(which + "qp_scale " + std::to_string(static_cast<int>(f.qp_scale)) + " differs from the stream's " +
           std::to_string(static_cast<int>(stream->qp_scale)) +
           " (the first frame fixes it; later frames carry it or LUCID_QP_NONE)");
+    // The codec behind each lucid_qp_scale (FFmpeg's short names), for the restorer's scale.
+    static const char* const kCodecOf[] = {"", "hevc", "h264", "av1", "vp9", "mpeg2video"};
+    const char* codec = kCodecOf[static_cast<int>(f.qp_scale)];
     if (!stream->pipeline) {
-      // The stream's restorer, made for its codec's QP scale (FFmpeg's codec names).
-      static const char* const kCodecOf[] = {"", "hevc", "h264", "av1", "vp9", "mpeg2video"};
-      stream->restorer = stream->model->video->make_stream_restorer(kCodecOf[static_cast<int>(f.qp_scale)]);
+      // The stream's restorer, made for its codec's QP scale.
+      stream->restorer = stream->model->video->make_stream_restorer(codec);
       lucid_video_stream* raw = stream;
       stream->pipeline = std::make_unique<vr::RestorePipeline>(
           *stream->restorer, stream->options, [raw](const vr::Frame& fr) { raw->ready.push_back(fr); });
@@ -783,6 +785,7 @@ lucid_status lucid_video_stream_push(lucid_video_stream* stream, const lucid_vid
     fr.index = stream->next_index;
     fr.pts = f.pts;
     fr.qp = qp;
+    fr.qp_scale = qp ? vr::qp_scale_for_codec(codec) : vr::QpScale::kUnknown;
     try {
       stream->pipeline->push(std::move(fr));
     } catch (...) {
