@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -11,8 +12,6 @@ namespace lucid::app {
 namespace {
 
 constexpr double kPeak = 255.0;
-constexpr double kC1 = (0.01 * kPeak) * (0.01 * kPeak);
-constexpr double kC2 = (0.03 * kPeak) * (0.03 * kPeak);
 constexpr std::array<double, 5> kMsSsimWeights = {0.0448, 0.2856, 0.3001, 0.2363, 0.1333};
 
 void check_image(const Image& img) {
@@ -108,7 +107,9 @@ int window_size_for(int w, int h) {
   return std::max(k, 1);
 }
 
-SsimTerms ssim_terms(const Plane& x, const Plane& y) {
+// SSIM's stabilising constants follow the dynamic range L = peak: C1 = (0.01 L)^2, C2 = (0.03 L)^2.
+SsimTerms ssim_terms(const Plane& x, const Plane& y, double peak = kPeak) {
+  const double kC1 = (0.01 * peak) * (0.01 * peak), kC2 = (0.03 * peak) * (0.03 * peak);
   const auto g = gaussian_window(window_size_for(x.w, x.h), 1.5);
   Plane xx = x, yy = y, xy = x;
   for (size_t i = 0; i < x.v.size(); ++i) {
@@ -133,6 +134,48 @@ SsimTerms ssim_terms(const Plane& x, const Plane& y) {
 }
 
 bool identical(const Image& a, const Image& b) { return a.rgb == b.rgb; }
+
+void check_plane(const SamplePlane& p) {
+  if (!p.data || p.width <= 0 || p.height <= 0 || p.bit_depth < 1 || p.bit_depth > 16 ||
+      p.stride < static_cast<ptrdiff_t>(p.width) * (p.bit_depth > 8 ? 2 : 1))
+    throw std::invalid_argument("metrics: empty plane, bad bit depth or stride shorter than a row");
+}
+
+void check_plane_pair(const SamplePlane& a, const SamplePlane& b) {
+  check_plane(a);
+  check_plane(b);
+  if (a.width != b.width || a.height != b.height || a.bit_depth != b.bit_depth)
+    throw std::invalid_argument("metrics: planes differ in size or bit depth (" + std::to_string(a.width) + "x" +
+                                std::to_string(a.height) + " " + std::to_string(a.bit_depth) + "-bit vs " +
+                                std::to_string(b.width) + "x" + std::to_string(b.height) + " " +
+                                std::to_string(b.bit_depth) + "-bit)");
+}
+
+double sample_at(const SamplePlane& p, int x, int y) {
+  const uint8_t* row = p.data + static_cast<ptrdiff_t>(y) * p.stride;
+  if (p.bit_depth <= 8) return row[x];
+  uint16_t v;
+  std::memcpy(&v, row + 2 * static_cast<ptrdiff_t>(x), 2);
+  return v;
+}
+
+Plane to_plane(const SamplePlane& s) {
+  Plane p;
+  p.w = s.width;
+  p.h = s.height;
+  p.v.resize(size_t(p.w) * p.h);
+  for (int y = 0; y < p.h; ++y)
+    for (int x = 0; x < p.w; ++x) p.v[size_t(y) * p.w + x] = sample_at(s, x, y);
+  return p;
+}
+
+bool identical(const SamplePlane& a, const SamplePlane& b) {
+  const size_t row = size_t(a.width) * (a.bit_depth > 8 ? 2 : 1);
+  for (int y = 0; y < a.height; ++y)
+    if (std::memcmp(a.data + static_cast<ptrdiff_t>(y) * a.stride, b.data + static_cast<ptrdiff_t>(y) * b.stride, row) != 0)
+      return false;
+  return true;
+}
 
 }  // namespace
 
@@ -232,6 +275,32 @@ double psnr_b(const Image& ref, const Image& test) {
   mse_b /= 3.0;
   if (mse_b == 0.0) return std::numeric_limits<double>::infinity();
   return 10.0 * std::log10(kPeak * kPeak / mse_b);
+}
+
+double plane_peak(const SamplePlane& p) { return std::ldexp(1.0, p.bit_depth) - 1.0; }
+
+double plane_mse(const SamplePlane& a, const SamplePlane& b) {
+  check_plane_pair(a, b);
+  double se = 0.0;
+  for (int y = 0; y < a.height; ++y)
+    for (int x = 0; x < a.width; ++x) {
+      const double d = sample_at(a, x, y) - sample_at(b, x, y);
+      se += d * d;
+    }
+  return se / (double(a.width) * a.height);
+}
+
+double plane_psnr(const SamplePlane& a, const SamplePlane& b) {
+  const double m = plane_mse(a, b);
+  if (m == 0.0) return std::numeric_limits<double>::infinity();
+  const double peak = plane_peak(a);
+  return 10.0 * std::log10(peak * peak / m);
+}
+
+double plane_ssim(const SamplePlane& a, const SamplePlane& b) {
+  check_plane_pair(a, b);
+  if (identical(a, b)) return 1.0;
+  return ssim_terms(to_plane(a), to_plane(b), plane_peak(a)).ssim;
 }
 
 }  // namespace lucid::app

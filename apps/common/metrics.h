@@ -4,6 +4,9 @@
 // deterministic.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+
 #include "lucid/media/image_io.h"
 
 namespace lucid::app {
@@ -43,5 +46,27 @@ double blocking_effect_factor(const Image& img, int channel);
 // 10 * log10(255^2 / MSE-B). The BEF is measured on `test` only, so argument order matters.
 // Returns +INFINITY when the average MSE-B is 0.
 double psnr_b(const Image& ref, const Image& test);
+
+// ---- One plane of samples at its native bit depth (video luma: 8 or 10 bit) ----------------
+// 1 byte per sample up to 8 bits, 2 (native endian, value in the low bits) above; rows `stride`
+// bytes apart.
+struct SamplePlane {
+  const uint8_t* data = nullptr;
+  ptrdiff_t stride = 0;
+  int width = 0, height = 0;
+  int bit_depth = 8;  // 1..16
+};
+
+// The peak sample value 2^bit_depth - 1: 255 at 8 bits, 1023 at 10.
+double plane_peak(const SamplePlane& p);
+// Mean squared error over all samples, on the native scale. The planes must agree in size and
+// bit depth (std::invalid_argument otherwise, as for a NULL plane or a stride shorter than a row).
+double plane_mse(const SamplePlane& a, const SamplePlane& b);
+// 10 * log10(peak^2 / MSE) with the native peak (so a 10-bit plane is not rescaled to 8 bits);
+// +INFINITY for identical planes.
+double plane_psnr(const SamplePlane& a, const SamplePlane& b);
+// SSIM as ssim() above (11x11 Gaussian window, sigma 1.5, valid positions, K1 0.01, K2 0.03)
+// on one plane, with the dynamic range L = the native peak. Identical planes give exactly 1.
+double plane_ssim(const SamplePlane& a, const SamplePlane& b);
 
 }  // namespace lucid::app

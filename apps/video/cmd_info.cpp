@@ -31,10 +31,6 @@ double parse_qp(const std::string& v) {
   throw CliError(kExitUsage, "--qp: expected a number in -48..255, got '" + v + "'");
 }
 
-int exit_for(video::VideoErrorKind k) {
-  return k == video::VideoErrorKind::kOpen ? kExitUnreadable : kExitCorrupt;
-}
-
 }  // namespace
 
 int cmd_info(const std::vector<std::string>& args) {

@@ -56,6 +56,8 @@ struct RestoreFlags {
   int segment = 250;
   bool overwrite = false, json = false, resume = false, verbose = false, quiet = false;
   std::string device = "cpu";
+  std::string model = "identity";  // --model: the restorer (restorer_factory.h)
+  std::shared_ptr<const vr::RestorerModel> restorer_model;  // loaded once from --model; each file makes its restorer
   int debug_delay_ms = 0;  // testing: sleep per restored frame
 };
 
@@ -118,30 +120,9 @@ void remove_stale_temporaries(const std::string& dir, const std::string& name) {
   closedir(d);
 }
 
-int64_t parse_int(const std::string& flag, const std::string& v, int64_t lo, int64_t hi) {
-  try {
-    size_t used = 0;
-    const long long n = std::stoll(v, &used);
-    if (used == v.size() && n >= lo && n <= hi) return n;
-  } catch (const std::exception&) {
-  }
-  throw CliError(kExitUsage, flag + ": expected an integer in " + std::to_string(lo) + ".." + std::to_string(hi) +
-                                 ", got '" + v + "'");
-}
-
 // "IN: why", unless the reader's message names the file already.
 std::string about(const std::string& in, const std::string& why) {
   return why.rfind(in + ":", 0) == 0 ? why : in + ": " + why;
-}
-
-int exit_for(video::VideoErrorKind k) { return k == video::VideoErrorKind::kOpen ? kExitUnreadable : kExitCorrupt; }
-
-// No LibTorch in this tool: a CUDA device is a /dev/nvidiaN node the process may use.
-int cuda_device_count() {
-  if (const char* v = std::getenv("CUDA_VISIBLE_DEVICES"); v && (!*v || std::string(v) == "-1")) return 0;
-  int n = 0;
-  while (exists("/dev/nvidia" + std::to_string(n))) ++n;
-  return n;
 }
 
 // The job's identity: a journal written for another input or other settings is not resumed.
@@ -150,7 +131,7 @@ std::string fingerprint(const std::string& in, const RestoreFlags& f) {
   ::stat(in.c_str(), &st);
   std::ostringstream s;
   s << "lucid-video-journal 1 input=" << in << " size=" << st.st_size << " mtime=" << st.st_mtime
-    << " restorer=identity qp=" << (f.qp ? std::to_string(*f.qp) : "stream") << " frames=" << f.from << ":"
+    << " restorer=" << f.model << " qp=" << (f.qp ? std::to_string(*f.qp) : "stream") << " frames=" << f.from << ":"
     << (f.to ? std::to_string(*f.to) : "") << " segment=" << f.segment;
   return s.str();
 }
@@ -296,7 +277,8 @@ FileResult restore_file(const std::string& in, const std::string& out, const Res
   }();
   Progress progress(isatty(STDERR_FILENO) && !f.quiet, expected);
 
-  vr::IdentityRestorer restorer;
+  const std::unique_ptr<vr::FrameRestorer> restorer_ptr = f.restorer_model->make_stream_restorer(info.codec);
+  vr::FrameRestorer& restorer = *restorer_ptr;
   vr::PipelineOptions popt;
   popt.tile = f.tile;
   auto wanted = [&](int64_t i) { return in_range(i) && !done_segments.count(segment_of(i)); };
@@ -330,7 +312,8 @@ FileResult restore_file(const std::string& in, const std::string& out, const Res
   };
   vr::RestorePipeline pipeline(restorer, popt, sink, wanted);
 
-  const vr::PlaneFormat pf{info.width, info.height, info.bit_depth, info.chroma_shift_w, info.chroma_shift_h};
+  const vr::PlaneFormat pf = plane_format(info);
+  const vr::QpScale qp_scale = vr::qp_scale_for_codec(info.codec.c_str());
   video::VideoFrame vf;
   int64_t decoded = 0;
   int64_t last_pts = INT64_MIN, made_pts = 0;
@@ -360,15 +343,8 @@ FileResult restore_file(const std::string& in, const std::string& out, const Res
       last_pts = pts;
       if (vf.index == from) start_s = pts * tb;
       if (to && vf.index == *to) end_s = pts * tb;
-      vr::Frame fr = vr::Frame::blank(pf);
-      fr.index = vf.index;
+      vr::Frame fr = to_restore_frame(vf, pf, qp_scale);
       fr.pts = pts;
-      fr.qp = vf.qp;
-      const int bps = pf.bytes_per_sample();
-      for (int p = 0; p < 3; ++p)
-        for (int y = 0; y < pf.plane_height(p); ++y)
-          std::memcpy(fr.row(p, y), vf.data(p) + static_cast<ptrdiff_t>(y) * vf.stride(p),
-                      static_cast<size_t>(pf.plane_width(p)) * bps);
       pipeline.push(std::move(fr));
       ++decoded;
     }
@@ -447,7 +423,7 @@ json to_json(const FileResult& r, const RestoreFlags& f) {
   for (const auto& s : r.mux.warnings) w.push_back(s);
   return json{{"input", r.input},
               {"output", r.output},
-              {"restorer", "identity"},
+              {"restorer", f.model},
               {"codec", f.out.codec},
               {"frames_decoded", r.frames},
               {"frames_written", r.mux.video_frames},
@@ -664,8 +640,8 @@ int cmd_restore(const std::vector<std::string>& args) {
       f.quiet = true;
     } else if (a == "--device") {
       f.device = value(i, a);
-      if (f.device != "cpu" && f.device != "cuda" && f.device.rfind("cuda:", 0) != 0)
-        throw CliError(kExitUsage, "--device: expected cpu, cuda or cuda:N, got '" + f.device + "'");
+    } else if (a == "--model" || a == "--weights") {
+      f.model = value(i, a);
     } else if (a == "--manifest") {
       manifest = value(i, a);
     } else if (a == "--shard") {
@@ -686,15 +662,8 @@ int cmd_restore(const std::vector<std::string>& args) {
     throw CliError(kExitUsage, inputs.empty() ? "restore: missing input" : "restore: one input (or --manifest LIST)");
   if (!manifest.empty() && !inputs.empty()) throw CliError(kExitUsage, "restore: --manifest takes no other inputs");
   if (shard && manifest.empty()) throw CliError(kExitUsage, "--shard: only with --manifest");
-  if (f.device != "cpu") {
-    const int n = cuda_device_count();
-    const int want = f.device == "cuda" ? 0 : static_cast<int>(parse_int("--device", f.device.substr(5), 0, 64));
-    if (want >= n)
-      throw CliError(kExitDevice, "--device " + f.device + ": " +
-                                      (n == 0 ? std::string("no CUDA device is available") : "only " + std::to_string(n) + " CUDA device(s)") +
-                                      " (lucid-video " + "0.1.0, no /dev/nvidiaN visible)");
-    if (f.verbose) std::fprintf(stderr, "note: the identity restorer runs on the CPU\n");
-  }
+  check_device(f.device, f.verbose);
+  f.restorer_model = restorer_for(f.model, f.device);  // an unknown --model fails before any file is touched (exit 4)
   if (!f.verbose) av_log_set_level(AV_LOG_QUIET);  // errors are reported as `error: what: why`
 
   struct sigaction sa {};

@@ -1,4 +1,4 @@
-// lucid-video: video restoration tool. `info` (streams, format, per-frame QP) and `restore`.
+// lucid-video: video restoration tool. `info` (streams, format, per-frame QP), `restore` and `bench`.
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -14,6 +14,7 @@ const char* kUsage =
     "  lucid-video info IN [--json] [--qp N] [-v]\n"
     "  lucid-video restore IN -o OUT [options]\n"
     "  lucid-video restore --manifest LIST [--shard I/N] -o OUTDIR [options]\n"
+    "  lucid-video bench INPUT... --codec hevc|av1 [--qp 22,27,32,37,42] [--json FILE] [--plot FILE.png]\n"
     "\n"
     "info: the file's streams, the video stream's codec, size, pixel format, bit depth, colour\n"
     "tags, frame rate, time base, frame count (every frame is decoded) and each frame's QP and\n"
@@ -37,6 +38,7 @@ const char* kUsage =
     "  -y             replace an existing OUT (default: refuse, exit 5)\n"
     "  -j N           decoder/encoder threads (default 1)\n"
     "  --device D     cpu (default) or cuda[:N] (exit 6 without a CUDA device)\n"
+    "  --model M      the restorer: identity (default; this build has no network yet, exit 4)\n"
     "  --json         a JSON summary on stdout; --quiet: no progress or summary line\n"
     "  --manifest L   one input per line (# comments); outputs OUTDIR/<stem>.mkv; existing outputs\n"
     "                 are skipped, failures go to OUTDIR/failures-I-of-N.json\n"
@@ -44,8 +46,20 @@ const char* kUsage =
     "                 else JOB_COMPLETION_INDEX/LUCID_SHARD_COUNT, else 0/1)\n"
     "Progress (frame, fps, ETA) on a TTY only.\n"
     "\n"
+    "bench: encodes every clean clip at each QP (hevc: libx265 constant QP, low-delay P, no\n"
+    "B-frames; av1: libsvtav1 constant QP), decodes, restores, and prints per clip and QP the\n"
+    "PSNR-Y and SSIM-Y of the decoded and the restored frames against the clean ones (paired by\n"
+    "frame index, luma at its native bit depth), dPSNR-Y = restored - decoded, and the restorer's fps.\n"
+    "  INPUT          a folder (its video files), a clip, or a list file (one path per line)\n"
+    "  --codec C      hevc (QP 0..51) or av1 (SVT-AV1 QP 1..63); --qp Q,Q,...: default 22,27,32,37,42\n"
+    "  --json FILE    everything as JSON (per clip, QP and frame; summary per QP)\n"
+    "  --plot FILE    a PNG of dPSNR-Y per QP (mean over the clips, and each clip when at most 7)\n"
+    "  --frames N     at most the first N frames of each clip\n"
+    "  --keep DIR     keep the encoded streams there (N-STEM-CODEC-qpQP.mkv; default: deleted)\n"
+    "  --model M, --device D, --tile N, -j N: as for restore; -y replaces FILEs; --quiet: no table\n"
+    "\n"
     "Exit codes: 0 ok, 1 usage, 2 input unreadable, 3 input corrupt/unsupported/too large,\n"
-    "5 output exists or cannot be written, 6 device unavailable, 7 internal error, 8 some\n"
+    "4 no such restorer model, 5 output exists or cannot be written, 6 device unavailable, 7 internal error, 8 some\n"
     "manifest items failed, 130 interrupted (no output; --resume continues).\n"
     "Every error line reads `error: what: why`.\n";
 
@@ -74,6 +88,7 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "info") return cmd_info({args.begin() + 1, args.end()});
     if (cmd == "restore") return cmd_restore({args.begin() + 1, args.end()});
+    if (cmd == "bench") return cmd_bench({args.begin() + 1, args.end()});
     throw CliError(kExitUsage, "lucid-video: unknown command '" + cmd + "' (see --help)");
   } catch (const CliError& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <random>
@@ -175,6 +176,79 @@ TEST(Metrics, JpegArtifactsLowerPsnrB) {
       EXPECT_LT(psnr_b(src, dec), psnr(src, dec));
     }
   }
+}
+
+
+// ---- One plane at its native bit depth (video luma) -----------------------------------------
+
+// A plane of w x h samples (2 bytes each above 8 bits), rows `pad` samples longer than needed.
+struct TestPlane {
+  std::vector<uint8_t> bytes;
+  SamplePlane view;
+};
+TestPlane make_plane(int w, int h, int bit_depth, const std::function<int(int, int)>& f, int pad = 0) {
+  TestPlane t;
+  const int bps = bit_depth > 8 ? 2 : 1;
+  const ptrdiff_t stride = static_cast<ptrdiff_t>(w + pad) * bps;
+  t.bytes.assign(static_cast<size_t>(stride) * h, 0xEE);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      const int v = f(x, y);
+      if (bps == 1) {
+        t.bytes[static_cast<size_t>(y * stride + x)] = static_cast<uint8_t>(v);
+      } else {
+        const uint16_t s16 = static_cast<uint16_t>(v);
+        std::memcpy(&t.bytes[static_cast<size_t>(y * stride + 2 * x)], &s16, 2);
+      }
+    }
+  t.view = SamplePlane{t.bytes.data(), stride, w, h, bit_depth};
+  return t;
+}
+
+TEST(PlaneMetrics, PsnrUsesTheNativePeak) {
+  const auto a8 = make_plane(20, 12, 8, [](int, int) { return 100; });
+  const auto b8 = make_plane(20, 12, 8, [](int, int) { return 110; });
+  EXPECT_DOUBLE_EQ(plane_mse(a8.view, b8.view), 100.0);
+  EXPECT_DOUBLE_EQ(plane_psnr(a8.view, b8.view), 10.0 * std::log10(255.0 * 255.0 / 100.0));
+  // 10 bit: peak 1023, not 255; the same error on the native scale.
+  const auto a10 = make_plane(20, 12, 10, [](int, int) { return 400; });
+  const auto b10 = make_plane(20, 12, 10, [](int, int) { return 410; }, 3);
+  EXPECT_DOUBLE_EQ(plane_peak(a10.view), 1023.0);
+  EXPECT_DOUBLE_EQ(plane_mse(a10.view, b10.view), 100.0);
+  EXPECT_DOUBLE_EQ(plane_psnr(a10.view, b10.view), 10.0 * std::log10(1023.0 * 1023.0 / 100.0));
+  EXPECT_EQ(plane_psnr(a10.view, a10.view), std::numeric_limits<double>::infinity());
+}
+
+TEST(PlaneMetrics, SsimIsTheImageSsimOnOnePlane) {
+  // An 8-bit plane scores as the RGB SSIM of the gray image made of it (same window, constants).
+  auto fa = [](int x, int y) { return int(100 + 60 * std::sin(x * 0.3) * std::cos(y * 0.2)); };
+  auto fb = [&](int x, int y) { return std::clamp(fa(x, y) + ((x * 7 + y * 13) % 11) - 5, 0, 255); };
+  const auto a = make_plane(40, 30, 8, fa, 5), b = make_plane(40, 30, 8, fb);
+  const double s8 = plane_ssim(a.view, b.view);
+  EXPECT_DOUBLE_EQ(s8, ssim(from_gray(40, 30, [&](int x, int y) { return uint8_t(fa(x, y)); }),
+                            from_gray(40, 30, [&](int x, int y) { return uint8_t(fb(x, y)); })));
+  EXPECT_LT(s8, 1.0);
+  EXPECT_GT(s8, 0.5);
+  EXPECT_EQ(plane_ssim(a.view, a.view), 1.0);
+  // The same picture at 10 bits (samples x 4): the constants follow the peak, so the score is
+  // (almost: 1023 is not 4 x 255) the same.
+  const auto a10 = make_plane(40, 30, 10, [&](int x, int y) { return 4 * fa(x, y); });
+  const auto b10 = make_plane(40, 30, 10, [&](int x, int y) { return 4 * fb(x, y); }, 2);
+  EXPECT_NEAR(plane_ssim(a10.view, b10.view), s8, 1e-4);
+}
+
+TEST(PlaneMetrics, RejectsMismatchedOrBrokenPlanes) {
+  const auto a = make_plane(8, 8, 8, [](int, int) { return 1; });
+  const auto b = make_plane(8, 9, 8, [](int, int) { return 1; });
+  const auto c = make_plane(8, 8, 10, [](int, int) { return 1; });
+  EXPECT_THROW(plane_psnr(a.view, b.view), std::invalid_argument);
+  EXPECT_THROW(plane_ssim(a.view, c.view), std::invalid_argument);
+  SamplePlane short_stride = a.view;
+  short_stride.stride = 7;
+  EXPECT_THROW(plane_mse(a.view, short_stride), std::invalid_argument);
+  SamplePlane null = a.view;
+  null.data = nullptr;
+  EXPECT_THROW(plane_psnr(null, a.view), std::invalid_argument);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 /* A media application's view of an installed Lucid: lucid.h and liblucid only, the default
- * models found without configuration (no LUCID_MODEL_DIR), a round trip and a restoration. */
+ * models found without configuration (no LUCID_MODEL_DIR), a round trip, a restoration and a
+ * frame through the streaming video restorer. */
 #include <lucid/lucid.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,5 +39,33 @@ int main(void) {
   }
   printf("%s loaded\n", lucid_model_id(restorer));
   lucid_model_destroy(restorer);
+
+  /* One 4:2:0 frame through the streaming video restorer (this version: the pass-through). */
+  lucid_model* video = NULL;
+  p.kind = LUCID_MODEL_VIDEO_RESTORER;
+  lucid_video_stream* vs = NULL;
+  if (lucid_model_load(&p, &video) != LUCID_OK || lucid_video_stream_create(video, NULL, &vs) != LUCID_OK) {
+    fprintf(stderr, "video: %s\n", lucid_last_error(NULL));
+    return 1;
+  }
+  lucid_video_frame in, res;
+  lucid_video_frame_init(&in);
+  lucid_video_frame_init(&res);
+  in.width = W;
+  in.height = H;
+  in.planes[0] = rgb;
+  in.planes[1] = rgb + W * H;
+  in.planes[2] = rgb + W * H + W * H / 4;
+  in.strides[0] = W;
+  in.strides[1] = in.strides[2] = W / 2;
+  if (lucid_video_stream_push(vs, &in) != LUCID_OK || lucid_video_stream_flush(vs) != LUCID_OK ||
+      lucid_video_stream_pull(vs, &res) != LUCID_OK || memcmp(res.planes[0], rgb, W * H) != 0 ||
+      lucid_video_stream_pull(vs, &res) != LUCID_END_OF_STREAM) {
+    fprintf(stderr, "video stream: %s\n", lucid_video_stream_last_error(vs));
+    return 1;
+  }
+  printf("video stream (%s): 1 frame\n", lucid_model_id(video));
+  lucid_video_stream_destroy(vs);
+  lucid_model_destroy(video);
   return 0;
 }

@@ -20,7 +20,17 @@ others="$(nm -D --defined-only "$lib" | awk '{print $NF}' | grep -v '^lucid_' ||
 if [ -n "$others" ]; then
   echo "FAIL: liblucid.so exports more than lucid_*:"; echo "$others" | head -n 20; exit 1
 fi
-echo "exports: $(nm -D --defined-only "$lib" | wc -l) symbols, all lucid_*"
+# ... and exactly the functions lucid.h declares with LUCID_API (36 in 0.1.0: 28 for images,
+# 8 for the video stream), none missing and none extra.
+declared="$(grep -oE '^LUCID_API [^(]*\(' "$prefix/include/lucid/lucid.h" | grep -oE 'lucid_[a-z0-9_]+ *\($' | tr -d ' (' | sort)"
+exported="$(nm -D --defined-only "$lib" | awk '{print $NF}' | sed 's/@.*//' | sort)"
+if [ "$declared" != "$exported" ]; then
+  echo "FAIL: liblucid.so's exports differ from lucid.h's LUCID_API functions:"
+  diff <(echo "$declared") <(echo "$exported") | head -n 20; exit 1
+fi
+n_declared="$(echo "$declared" | wc -l)"
+[ "$n_declared" -eq 36 ] || { echo "FAIL: lucid.h declares $n_declared LUCID_API functions, expected 36 (update this test with the header)"; exit 1; }
+echo "exports: $(echo "$exported" | wc -l) symbols, all lucid_*, exactly lucid.h's LUCID_API functions"
 
 # Neither pkg-config nor the CMake package hands LibTorch to the consumer.
 export PKG_CONFIG_PATH="$(dirname "$lib")/pkgconfig"

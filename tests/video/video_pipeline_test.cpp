@@ -197,3 +197,73 @@ TEST(VideoPipeline, RefusesGapsAndFormatChanges) {
   EXPECT_THROW(p.push(random_frame({16, 16, 8, 1, 1}, 2, 1)), std::invalid_argument);
   EXPECT_THROW(p.push(random_frame({32, 16, 8, 1, 1}, 1, 1)), std::invalid_argument);
 }
+
+// The one restorer factory (restorer_factory.h): what each front door gets for a --model /
+// weights_path.
+#include "lucid/video_restore/restorer_factory.h"
+
+namespace {
+
+TEST(RestorerFactory, IdentityByNameOrEmptyAndWindowedIdentity) {
+  for (const std::string name : {"", "identity"}) {
+    auto r = vr::make_restorer(name, "cpu");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->name(), "identity");
+    EXPECT_EQ(r->window().frames_held(), 1);
+    // Pass-through, bit for bit.
+    const vr::Frame in = random_frame(vr::PlaneFormat{17, 9, 10, 1, 1}, 0, 5);
+    vr::Frame out = vr::Frame::blank(in.format);
+    vr::RestoreInput ri;
+    ri.center = &in;
+    r->restore(ri, out);
+    EXPECT_EQ(out.planes, in.planes);
+  }
+  auto w = vr::make_restorer("identity:1,2,8", "cuda:1");  // the identity ignores the device
+  EXPECT_EQ(w->window().behind, 1);
+  EXPECT_EQ(w->window().ahead, 2);
+  EXPECT_EQ(w->window().far_ahead, 8);
+  EXPECT_EQ(w->window().frames_held(), 10);
+}
+
+TEST(RestorerFactory, OneModelMakesARestorerPerStream) {
+  // What a C API model handle or a lucid-video run holds: loaded once, then one restorer per
+  // stream (a network keeps per-stream state), each with the model's window.
+  const auto model = vr::load_restorer("identity:2,1,0", "cpu");
+  EXPECT_EQ(model->name(), "identity");
+  EXPECT_EQ(model->window().frames_held(), 4);
+  auto a = model->make_stream_restorer("hevc"), b = model->make_stream_restorer("av1");
+  ASSERT_TRUE(a && b);
+  EXPECT_NE(a.get(), b.get());
+  EXPECT_EQ(a->window().behind, 2);
+  EXPECT_EQ(b->window().ahead, 1);
+  // Through a pipeline: the window holds frames back; every frame comes out, in order.
+  std::vector<int64_t> seen;
+  vr::RestorePipeline pipe(*a, {}, [&](const vr::Frame& f) { seen.push_back(f.index); });
+  for (int i = 0; i < 5; ++i) pipe.push(random_frame(vr::PlaneFormat{16, 8, 8, 1, 1}, i, 3));
+  EXPECT_EQ(seen.size(), 4u);
+  pipe.finish();
+  EXPECT_EQ(seen, (std::vector<int64_t>{0, 1, 2, 3, 4}));
+}
+
+TEST(RestorerFactory, AnythingElseIsAClearError) {
+  try {
+    vr::make_restorer("/models/video-net.lucidw", "cpu");
+    FAIL() << "no error";
+  } catch (const vr::RestorerError& e) {
+    EXPECT_EQ(e.kind, vr::RestorerError::Kind::kModel);
+    EXPECT_NE(std::string(e.what()).find("no video restorer network in this build yet"), std::string::npos) << e.what();
+  }
+  for (const std::string bad : {"identity:", "identity:1,2", "identity:1,2,3,4", "identity:a,b,c", "identity:1,2,65",
+                                "identity:-1,0,0", "Identity"})
+    EXPECT_THROW(vr::make_restorer(bad, "cpu"), vr::RestorerError) << bad;
+  for (const std::string dev : {"gpu", "cuda:", "cuda:x", "CPU", ""}) {
+    try {
+      vr::make_restorer("identity", dev);
+      FAIL() << dev;
+    } catch (const vr::RestorerError& e) {
+      EXPECT_EQ(e.kind, vr::RestorerError::Kind::kDevice) << dev;
+    }
+  }
+}
+
+}  // namespace

@@ -1,13 +1,17 @@
-// The C API: a thin exception-free shell over the pipelines (lucid::codec's ImageCodec and
-// lucid::restoration's JpegRestorer), which know nothing of it.
+// The C API: a thin exception-free shell over the pipelines (lucid::codec's ImageCodec,
+// lucid::restoration's JpegRestorer, and the video restorer's RestorePipeline with the restorer
+// from lucid::video_restore's factory), which know nothing of it.
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
+#include <deque>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -18,9 +22,12 @@
 #include "lucid/media/limits.h"
 #include "lucid/models/device.h"
 #include "lucid/restoration/jpeg_restorer.h"
+#include "lucid/video_restore/restore_pipeline.h"
+#include "lucid/video_restore/restorer_factory.h"
 
 namespace codec = lucid::codec;
 namespace rs = lucid::restoration;
+namespace vr = lucid::video_restore;
 
 // Restoration settings of a context (LUCID_OPT_JPEG_*).
 struct RestoreSettings {
@@ -34,6 +41,9 @@ struct LoadedModel {
   lucid_model_kind kind = LUCID_MODEL_CODEC;
   std::unique_ptr<const codec::ImageCodec> codec;
   std::unique_ptr<const rs::JpegRestorer> restorer;
+  // The video restorer model (restorer_factory.h): immutable, shared by every stream over this
+  // handle; each stream makes its own FrameRestorer from it.
+  std::shared_ptr<const vr::RestorerModel> video;
   std::string model_id;
 };
 
@@ -48,6 +58,26 @@ struct lucid_context {
   std::shared_ptr<const LoadedModel> model;
   codec::RunOptions opts;
   RestoreSettings restore;
+  std::string last_error;
+};
+
+// One video being restored: the streaming pipeline over the model's restorer, the restored
+// frames not yet pulled, and the frame the caller's last pull points at.
+struct lucid_video_stream {
+  std::shared_ptr<const LoadedModel> model;
+  vr::PipelineOptions options;
+  // Made at the first push, for that frame's QP scale (a network is made for its stream's codec).
+  std::unique_ptr<vr::FrameRestorer> restorer;
+  std::unique_ptr<vr::RestorePipeline> pipeline;
+  uint64_t max_pixels = 0;
+  std::deque<vr::Frame> ready;
+  vr::Frame pulled;
+  bool have_format = false;
+  vr::PlaneFormat format;
+  lucid_qp_scale qp_scale = LUCID_QP_NONE;  // the first frame's; later frames: that or NONE
+  int64_t next_index = 0;
+  bool flushed = false;
+  bool broken = false;  // the restorer failed mid-frame: the stream cannot go on
   std::string last_error;
 };
 
@@ -89,6 +119,9 @@ constexpr uint64_t kMaxPixels = lucid::media::kMaxImagePixels;
 constexpr uint32_t kMaxSide = lucid::media::kMaxImageSide;
 static_assert(kMaxPixels == lucid::entropy::kMaxPixels && kMaxSide == lucid::entropy::kMaxSide,
               "image limits and .lucid container limits differ");
+// Video frames: the limits of lucid-video's reader (8192 on a side, 8K UHD's 8192x4352 pixels).
+constexpr uint32_t kMaxVideoSide = 8192;
+constexpr uint64_t kMaxVideoPixels = uint64_t{8192} * 4352;
 
 lucid_status status_for(rs::RestoreError::Kind k) {
   switch (k) {
@@ -131,6 +164,11 @@ lucid_status guarded_into(std::string& error, Fn&& fn) {
   } catch (const rs::RestoreError& e) {
     error = e.what();
     return status_for(e.kind());
+  } catch (const vr::RestorerError& e) {
+    error = e.what();
+    return e.kind == vr::RestorerError::Kind::kModel    ? LUCID_ERROR_MODEL
+           : e.kind == vr::RestorerError::Kind::kDevice ? LUCID_ERROR_DEVICE
+                                                        : LUCID_ERROR_INVALID_ARGUMENT;
   } catch (const std::bad_alloc&) {
     error = "out of memory";
     return LUCID_ERROR_OUT_OF_MEMORY;
@@ -153,17 +191,27 @@ lucid_status guarded(lucid_context* ctx, Fn&& fn) {
   return guarded_into(ctx->last_error, std::forward<Fn>(fn));
 }
 
+const char* kind_name(lucid_model_kind k) {
+  switch (k) {
+    case LUCID_MODEL_CODEC: return "a codec model";
+    case LUCID_MODEL_RESTORE: return "a JPEG restoration model";
+    case LUCID_MODEL_VIDEO_RESTORER: return "a video restorer model";
+  }
+  return "an unknown model";
+}
+
 const codec::ImageCodec& codec_of(const lucid_context* ctx) {
   if (!ctx->model->codec)
     throw ApiError(LUCID_ERROR_INVALID_ARGUMENT,
-                   "this context holds a restoration model, not a codec");
+                   std::string("this context holds ") + kind_name(ctx->model->kind) + ", not a codec");
   return *ctx->model->codec;
 }
 
 const rs::JpegRestorer& restorer_of(const lucid_context* ctx) {
   if (!ctx->model->restorer)
     throw ApiError(LUCID_ERROR_INVALID_ARGUMENT,
-                   "this context holds a codec model, not a restorer");
+                   std::string("this context holds ") + kind_name(ctx->model->kind) +
+                       ", not a JPEG restorer");
   return *ctx->model->restorer;
 }
 
@@ -216,7 +264,8 @@ bool read_params(const lucid_context_params* params, lucid_context_params* p,
     }
     std::memcpy(p, params, params->struct_size);
   }
-  if (!params || (p->kind != LUCID_MODEL_CODEC && p->kind != LUCID_MODEL_RESTORE)) {
+  if (!params || (p->kind != LUCID_MODEL_CODEC && p->kind != LUCID_MODEL_RESTORE &&
+                  p->kind != LUCID_MODEL_VIDEO_RESTORER)) {
     *error = "invalid argument";
     return false;
   }
@@ -296,6 +345,8 @@ const char* lucid_status_str(lucid_status s) {
     case LUCID_ERROR_DEVICE: return "device unavailable";
     case LUCID_ERROR_BAD_IMAGE: return "input image unreadable or unsupported";
     case LUCID_ERROR_INTERNAL: return "internal error";
+    case LUCID_NEED_MORE_INPUT: return "need more input";
+    case LUCID_END_OF_STREAM: return "end of stream";
   }
   return "unknown status";
 }
@@ -329,10 +380,22 @@ lucid_status lucid_model_load(const lucid_context_params* params, lucid_model** 
       const std::string path = p.weights_path ? p.weights_path : codec::default_weights_path();
       loaded->codec = std::make_unique<const codec::ImageCodec>(path, device);
       loaded->model_id = loaded->codec->model_id();
-    } else {
+    } else if (p.kind == LUCID_MODEL_RESTORE) {
       const std::string path = p.weights_path ? p.weights_path : rs::default_weights_path();
       loaded->restorer = std::make_unique<const rs::JpegRestorer>(path, device);
       loaded->model_id = loaded->restorer->model_id();
+    } else {
+      // No silent CPU fallback, even for the identity (which needs no device).
+      if (p.device == LUCID_DEVICE_CUDA) {
+        const int n = lucid::models::cuda_device_count();
+        if (p.device_index >= n)
+          throw ApiError(LUCID_ERROR_DEVICE,
+                         device + ": " + (n == 0 ? std::string("no CUDA device is available")
+                                                 : "only " + std::to_string(n) + " CUDA device(s)"));
+      }
+      // NULL: the default video restorer (this version: the pass-through).
+      loaded->video = vr::load_restorer(p.weights_path ? p.weights_path : "", device);
+      loaded->model_id = loaded->video->name();
     }
     model->loaded = std::move(loaded);
   });
@@ -576,6 +639,216 @@ lucid_status lucid_restore_rgb_ex(lucid_context* ctx, const uint8_t* rgb, uint32
 lucid_status lucid_restore_rgb(lucid_context* ctx, const uint8_t* rgb, uint32_t width,
                                uint32_t height, size_t stride, int known_qf, uint8_t** out) {
   return lucid_restore_rgb_ex(ctx, rgb, width, height, stride, known_qf, out, nullptr);
+}
+
+// ---- Video restoration stream ---------------------------------------------------------
+
+void lucid_video_stream_params_init(lucid_video_stream_params* params) {
+  if (!params) return;
+  std::memset(params, 0, sizeof *params);
+  params->struct_size = sizeof *params;
+  params->tile = 0;
+  params->max_pixels = kMaxVideoPixels;
+}
+
+void lucid_video_frame_init(lucid_video_frame* frame) {
+  if (!frame) return;
+  std::memset(frame, 0, sizeof *frame);
+  frame->struct_size = sizeof *frame;
+  frame->bit_depth = 8;
+  frame->chroma_shift_w = frame->chroma_shift_h = 1;
+  frame->qp_scale = LUCID_QP_NONE;
+  frame->index = -1;
+}
+
+lucid_status lucid_video_stream_create(lucid_model* model, const lucid_video_stream_params* params,
+                                       lucid_video_stream** out) {
+  g_create_error.clear();
+  if (out) *out = nullptr;
+  return guarded_into(g_create_error, [&] {
+    if (!model || !model->loaded || !out) throw ApiError(LUCID_ERROR_INVALID_ARGUMENT, "NULL argument");
+    if (!model->loaded->video)
+      throw ApiError(LUCID_ERROR_INVALID_ARGUMENT,
+                     std::string("lucid_video_stream_create: the model is ") +
+                         kind_name(model->loaded->kind) + ", not a video restorer (LUCID_MODEL_VIDEO_RESTORER)");
+    lucid_video_stream_params p;
+    lucid_video_stream_params_init(&p);
+    if (params) {
+      if (params->struct_size < sizeof(uint32_t) || params->struct_size > (1u << 16))
+        throw ApiError(LUCID_ERROR_INVALID_ARGUMENT,
+                       "lucid_video_stream_params.struct_size is not set (call lucid_video_stream_params_init)");
+      std::memcpy(&p, params, std::min<size_t>(params->struct_size, sizeof p));
+      p.struct_size = sizeof p;
+    }
+    if (p.tile != 0 && (p.tile < 16 || p.tile > 65536))
+      throw ApiError(LUCID_ERROR_INVALID_ARGUMENT, "lucid_video_stream_params.tile must be 0 or in 16..65536");
+    if (p.max_pixels < 1 || p.max_pixels > kMaxVideoPixels)
+      throw ApiError(LUCID_ERROR_INVALID_ARGUMENT,
+                     "lucid_video_stream_params.max_pixels must be in 1.." + std::to_string(kMaxVideoPixels));
+    auto st = std::make_unique<lucid_video_stream>();
+    st->model = model->loaded;
+    st->max_pixels = p.max_pixels;
+    st->options.tile = p.tile;
+    *out = st.release();
+  });
+}
+
+void lucid_video_stream_destroy(lucid_video_stream* stream) { delete stream; }
+
+const char* lucid_video_stream_last_error(const lucid_video_stream* stream) {
+  return stream ? stream->last_error.c_str() : g_create_error.c_str();
+}
+
+lucid_status lucid_video_stream_push(lucid_video_stream* stream, const lucid_video_frame* frame) {
+  if (!stream) return LUCID_ERROR_INVALID_ARGUMENT;
+  return guarded_into(stream->last_error, [&] {
+    auto bad = [](const std::string& why) { throw ApiError(LUCID_ERROR_INVALID_ARGUMENT, why); };
+    if (!frame) bad("lucid_video_stream_push: NULL frame");
+    if (stream->broken) bad("lucid_video_stream_push: the stream failed earlier; destroy it");
+    if (frame->struct_size < offsetof(lucid_video_frame, index) || frame->struct_size > (1u << 16))
+      bad("lucid_video_frame.struct_size is not set (call lucid_video_frame_init)");
+    lucid_video_frame f;
+    lucid_video_frame_init(&f);
+    std::memcpy(&f, frame, std::min<size_t>(frame->struct_size, sizeof f));
+    if (stream->flushed) bad("lucid_video_stream_push: the stream was flushed; no more frames");
+    if (!stream->ready.empty())
+      bad("lucid_video_stream_push: a restored frame waits: pull it first "
+          "(lucid_video_stream_pull until LUCID_NEED_MORE_INPUT after every push)");
+    const std::string which = "frame " + std::to_string(stream->next_index) + ": ";
+    if (f.width < 1 || f.height < 1 || f.width > kMaxVideoSide || f.height > kMaxVideoSide)
+      bad(which + "width and height must be in 1.." + std::to_string(kMaxVideoSide));
+    if (uint64_t{f.width} * f.height > stream->max_pixels)
+      throw ApiError(LUCID_ERROR_LIMIT_EXCEEDED, which + std::to_string(f.width) + "x" + std::to_string(f.height) +
+                                                     " exceeds the stream's max_pixels " +
+                                                     std::to_string(stream->max_pixels));
+    if (f.bit_depth < 8 || f.bit_depth > 12) bad(which + "bit_depth must be in 8..12");
+    const bool sub_ok = (f.chroma_shift_w == 1 && f.chroma_shift_h == 1) ||
+                        (f.chroma_shift_w == 1 && f.chroma_shift_h == 0) ||
+                        (f.chroma_shift_w == 0 && f.chroma_shift_h == 0);
+    if (!sub_ok) bad(which + "chroma shifts must be 1,1 (4:2:0), 1,0 (4:2:2) or 0,0 (4:4:4)");
+    const vr::PlaneFormat pf{static_cast<int>(f.width), static_cast<int>(f.height), f.bit_depth, f.chroma_shift_w,
+                             f.chroma_shift_h};
+    for (int p = 0; p < 3; ++p) {
+      const ptrdiff_t row = static_cast<ptrdiff_t>(pf.plane_width(p)) * pf.bytes_per_sample();
+      if (!f.planes[p]) bad(which + "plane " + std::to_string(p) + " is NULL");
+      if (f.strides[p] < row || f.strides[p] > (ptrdiff_t{1} << 24))
+        bad(which + "strides[" + std::to_string(p) + "] = " + std::to_string(f.strides[p]) + " is below the row's " +
+            std::to_string(row) + " bytes (or absurd)");
+    }
+    std::optional<double> qp;
+    switch (f.qp_scale) {
+      case LUCID_QP_NONE: break;
+      case LUCID_QP_HEVC:
+      case LUCID_QP_H264: {
+        const double lo = -6.0 * (f.bit_depth - 8);
+        if (!(f.qp >= lo && f.qp <= 51)) bad(which + "qp " + std::to_string(f.qp) + " outside the luma QP range");
+        qp = f.qp;
+        break;
+      }
+      case LUCID_QP_AV1:
+      case LUCID_QP_VP9:
+        if (!(f.qp >= 0 && f.qp <= 255)) bad(which + "qp " + std::to_string(f.qp) + " outside base_q_idx 0..255");
+        qp = f.qp;
+        break;
+      case LUCID_QP_MPEG2:
+        if (!(f.qp >= 1 && f.qp <= 112)) bad(which + "qp " + std::to_string(f.qp) + " outside quantiser_scale 1..112");
+        qp = f.qp;
+        break;
+      default: bad(which + "unknown qp_scale " + std::to_string(static_cast<int>(f.qp_scale)));
+    }
+    if (stream->have_format && !(pf == stream->format))
+      bad(which + "the size or format changes (" + std::to_string(stream->format.width) + "x" +
+          std::to_string(stream->format.height) + " " + std::to_string(stream->format.bit_depth) + "-bit -> " +
+          std::to_string(pf.width) + "x" + std::to_string(pf.height) + " " + std::to_string(pf.bit_depth) +
+          "-bit or other subsampling): flush this stream and start a new one");
+    if (stream->have_format && qp && f.qp_scale != stream->qp_scale)
+      bad(which + "qp_scale " + std::to_string(static_cast<int>(f.qp_scale)) + " differs from the stream's " +
+          std::to_string(static_cast<int>(stream->qp_scale)) +
+          " (the first frame fixes it; later frames carry it or LUCID_QP_NONE)");
+    // The codec behind each lucid_qp_scale (FFmpeg's short names), for the restorer's scale.
+    static const char* const kCodecOf[] = {"", "hevc", "h264", "av1", "vp9", "mpeg2video"};
+    const char* codec = kCodecOf[static_cast<int>(f.qp_scale)];
+    if (!stream->pipeline) {
+      // The stream's restorer, made for its codec's QP scale.
+      stream->restorer = stream->model->video->make_stream_restorer(codec);
+      lucid_video_stream* raw = stream;
+      stream->pipeline = std::make_unique<vr::RestorePipeline>(
+          *stream->restorer, stream->options, [raw](const vr::Frame& fr) { raw->ready.push_back(fr); });
+    }
+
+    vr::Frame fr = vr::Frame::blank(pf);
+    for (int p = 0; p < 3; ++p) {
+      const size_t row = static_cast<size_t>(pf.plane_width(p)) * pf.bytes_per_sample();
+      for (int y = 0; y < pf.plane_height(p); ++y)
+        std::memcpy(fr.row(p, y), f.planes[p] + static_cast<ptrdiff_t>(y) * f.strides[p], row);
+    }
+    fr.index = stream->next_index;
+    fr.pts = f.pts;
+    fr.qp = qp;
+    fr.qp_scale = qp ? vr::qp_scale_for_codec(codec) : vr::QpScale::kUnknown;
+    try {
+      stream->pipeline->push(std::move(fr));
+    } catch (...) {
+      stream->broken = true;
+      throw;
+    }
+    if (!stream->have_format) stream->qp_scale = f.qp_scale;
+    stream->have_format = true;
+    stream->format = pf;
+    ++stream->next_index;
+  });
+}
+
+lucid_status lucid_video_stream_flush(lucid_video_stream* stream) {
+  if (!stream) return LUCID_ERROR_INVALID_ARGUMENT;
+  return guarded_into(stream->last_error, [&] {
+    if (stream->broken) throw ApiError(LUCID_ERROR_INVALID_ARGUMENT, "lucid_video_stream_flush: the stream failed earlier; destroy it");
+    if (stream->flushed) return;
+    try {
+      if (stream->pipeline) stream->pipeline->finish();
+    } catch (...) {
+      stream->broken = true;
+      throw;
+    }
+    stream->flushed = true;
+  });
+}
+
+lucid_status lucid_video_stream_pull(lucid_video_stream* stream, lucid_video_frame* out) {
+  if (!stream) return LUCID_ERROR_INVALID_ARGUMENT;
+  lucid_status result = LUCID_OK;
+  const lucid_status s = guarded_into(stream->last_error, [&] {
+    if (!out) throw ApiError(LUCID_ERROR_INVALID_ARGUMENT, "lucid_video_stream_pull: NULL frame");
+    if (out->struct_size < sizeof(uint32_t) || out->struct_size > (1u << 16))
+      throw ApiError(LUCID_ERROR_INVALID_ARGUMENT, "lucid_video_frame.struct_size is not set (call lucid_video_frame_init)");
+    if (stream->ready.empty()) {
+      result = stream->flushed ? LUCID_END_OF_STREAM : LUCID_NEED_MORE_INPUT;
+      return;
+    }
+    stream->pulled = std::move(stream->ready.front());
+    stream->ready.pop_front();
+    const vr::Frame& fr = stream->pulled;
+    lucid_video_frame full;
+    lucid_video_frame_init(&full);
+    full.width = static_cast<uint32_t>(fr.format.width);
+    full.height = static_cast<uint32_t>(fr.format.height);
+    full.bit_depth = fr.format.bit_depth;
+    full.chroma_shift_w = fr.format.chroma_shift_w;
+    full.chroma_shift_h = fr.format.chroma_shift_h;
+    for (int p = 0; p < 3; ++p) {
+      full.planes[p] = fr.planes[p].data();
+      full.strides[p] = fr.stride(p);
+    }
+    full.qp = fr.qp.value_or(0.0);
+    full.qp_scale = fr.qp ? stream->qp_scale : LUCID_QP_NONE;
+    full.pts = fr.pts;
+    full.index = fr.index;
+    // Only the fields the caller's struct has room for (older callers have a shorter struct).
+    const uint32_t n = std::min<uint32_t>(out->struct_size, sizeof full);
+    full.struct_size = out->struct_size;
+    std::memcpy(out, &full, n);
+  });
+  return s != LUCID_OK ? s : result;
 }
 
 void lucid_free(void* p) { std::free(p); }

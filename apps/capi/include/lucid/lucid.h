@@ -74,12 +74,16 @@ typedef enum lucid_status {
   LUCID_ERROR_ABORTED = 11,         /* the progress callback asked to stop */
   LUCID_ERROR_DEVICE = 12,          /* requested device unavailable */
   LUCID_ERROR_BAD_IMAGE = 13,       /* input image (e.g. JPEG) unreadable or unsupported */
-  LUCID_ERROR_INTERNAL = 14
+  LUCID_ERROR_INTERNAL = 14,
+  /* Not errors: the video stream's pull has no restored frame for you yet. */
+  LUCID_NEED_MORE_INPUT = 15,       /* push more frames (or flush) first */
+  LUCID_END_OF_STREAM = 16          /* flushed, and every restored frame has been pulled */
 } lucid_status;
 
 typedef enum lucid_model_kind {
-  LUCID_MODEL_CODEC = 1,   /* learned image codec (encode/decode) */
-  LUCID_MODEL_RESTORE = 2  /* JPEG artifact removal */
+  LUCID_MODEL_CODEC = 1,         /* learned image codec (encode/decode) */
+  LUCID_MODEL_RESTORE = 2,       /* JPEG artifact removal */
+  LUCID_MODEL_VIDEO_RESTORER = 3 /* compressed-video restoration (lucid_video_stream_*) */
 } lucid_model_kind;
 
 /* Options, set with lucid_context_set_option(). Range and default in each comment. */
@@ -158,8 +162,8 @@ LUCID_API lucid_status lucid_context_create_from_model(lucid_model* model, lucid
 LUCID_API int lucid_cuda_device_count(void);
 LUCID_API void lucid_context_destroy(lucid_context* ctx); /* NULL-safe */
 /* The last error message of this context ("" if none). Valid until the next call on ctx.
- * With a NULL ctx (creation failed), the message of the last failed lucid_context_create on
- * this thread. */
+ * With a NULL ctx (creation failed), the message of the last failed lucid_context_create,
+ * lucid_model_load or lucid_video_stream_create on this thread. */
 LUCID_API const char* lucid_last_error(const lucid_context* ctx);
 LUCID_API lucid_status lucid_context_set_option(lucid_context* ctx, lucid_option option,
                                                 int64_t value);
@@ -242,6 +246,92 @@ LUCID_API lucid_status lucid_restore_jpeg(lucid_context* ctx, const uint8_t* jpe
 LUCID_API lucid_status lucid_restore_rgb(lucid_context* ctx, const uint8_t* rgb, uint32_t width,
                                          uint32_t height, size_t stride, int known_qf,
                                          uint8_t** out);
+
+/* ---- Compressed-video restoration: a streaming restorer ---------------------------------
+ *
+ * For applications with their own demuxer and decoder (no libavformat needed): push decoded
+ * frames in display order, pull restored frames in the same order, flush at the end.
+ *
+ *   lucid_context_params mp;  lucid_context_params_init(&mp);
+ *   mp.kind = LUCID_MODEL_VIDEO_RESTORER;           (weights_path NULL: the default restorer)
+ *   lucid_model* model = NULL;  lucid_model_load(&mp, &model);     (shareable across threads)
+ *   lucid_video_stream* vs = NULL;  lucid_video_stream_create(model, NULL, &vs);
+ *   for each decoded frame:  lucid_video_stream_push(vs, &frame);
+ *                            while (lucid_video_stream_pull(vs, &out) == LUCID_OK) use(&out);
+ *   lucid_video_stream_flush(vs);
+ *   while (lucid_video_stream_pull(vs, &out) == LUCID_OK) use(&out);   (then LUCID_END_OF_STREAM)
+ *   lucid_video_stream_destroy(vs);  lucid_model_destroy(model);
+ *
+ * Frames are planar YUV at their native bit depth (1 byte per sample at 8 bits, 2 bytes, native
+ * endian, value in the low bits, from 9 to 12), 4:2:0, 4:2:2 or 4:4:4, as the decoder made them.
+ * The restorer holds the few neighbouring frames it needs (its temporal window), so a pull
+ * returns LUCID_NEED_MORE_INPUT until enough frames are in; push refuses a frame while a
+ * restored one waits to be pulled (pull until LUCID_NEED_MORE_INPUT after every push), so a
+ * stream holds a bounded number of frames whatever the clip's length. All frames of a stream
+ * share one size and format (a change: flush, destroy, create a new stream), and the first
+ * frame's qp_scale is the stream's (the restorer is made for that codec): later frames carry it
+ * or LUCID_QP_NONE.
+ *
+ * This version's restorer is the pass-through ("identity": output = input, bit for bit); the
+ * QP-aware network replaces it behind the same calls. A stream is used by one thread at a time;
+ * any number of streams, on any threads, may share one model. */
+typedef struct lucid_video_stream lucid_video_stream;
+
+/* The scale of a frame's QP, as the codec defines it (the restorer is told both). Append-only. */
+typedef enum lucid_qp_scale {
+  LUCID_QP_NONE = 0,   /* no QP known for this frame (qp is ignored) */
+  LUCID_QP_HEVC = 1,   /* HEVC luma QP (SliceQpY, mean over slices), -6*(bit_depth-8)..51 */
+  LUCID_QP_H264 = 2,   /* H.264 luma QP, -6*(bit_depth-8)..51 */
+  LUCID_QP_AV1 = 3,    /* AV1 base_q_idx, 0..255 */
+  LUCID_QP_VP9 = 4,    /* VP9 base_q_idx, 0..255 */
+  LUCID_QP_MPEG2 = 5   /* MPEG-2 quantiser_scale, 1..112 */
+} lucid_qp_scale;
+
+/* Stream parameters. Size-prefixed: lucid_video_stream_params_init() first. */
+typedef struct lucid_video_stream_params {
+  uint32_t struct_size; /* sizeof(lucid_video_stream_params); set by _init */
+  int32_t tile;         /* restore in tile x tile pieces (luma pixels), 0 (whole frames) or
+                         * 16..65536; default 0 */
+  uint64_t max_pixels;  /* largest accepted width*height, 1..8192*4352; default 8192*4352 */
+} lucid_video_stream_params;
+LUCID_API void lucid_video_stream_params_init(lucid_video_stream_params* params);
+
+/* One frame, in (push) or out (pull). Size-prefixed: lucid_video_frame_init() first. */
+typedef struct lucid_video_frame {
+  uint32_t struct_size;     /* sizeof(lucid_video_frame); set by lucid_video_frame_init */
+  uint32_t width, height;   /* luma size, 1..8192 */
+  int32_t bit_depth;        /* 8..12 */
+  int32_t chroma_shift_w;   /* log2 chroma subsampling: 1,1 = 4:2:0, 1,0 = 4:2:2, 0,0 = 4:4:4 */
+  int32_t chroma_shift_h;
+  const uint8_t* planes[3]; /* Y, Cb, Cr */
+  ptrdiff_t strides[3];     /* bytes per row, at least the plane's width * bytes per sample */
+  double qp;                /* the frame's QP on `qp_scale` (from the stream's headers) */
+  lucid_qp_scale qp_scale;
+  int64_t pts;              /* the caller's timestamp, returned with the restored frame */
+  int64_t index;            /* pull: the frame's position in the stream from 0 (push: ignored) */
+} lucid_video_frame;
+LUCID_API void lucid_video_frame_init(lucid_video_frame* frame);
+
+/* Makes a stream over a LUCID_MODEL_VIDEO_RESTORER model (params NULL: the defaults). The stream
+ * keeps the model's weights alive. Errors in lucid_last_error(NULL). */
+LUCID_API lucid_status lucid_video_stream_create(lucid_model* model,
+                                                 const lucid_video_stream_params* params,
+                                                 lucid_video_stream** out);
+/* Hands one decoded frame (display order) to the stream; its planes are copied, so the caller
+ * may reuse them on return. LUCID_ERROR_INVALID_ARGUMENT for a bad frame, a format change, a
+ * push after flush, or while a restored frame waits to be pulled. */
+LUCID_API lucid_status lucid_video_stream_push(lucid_video_stream* stream,
+                                               const lucid_video_frame* frame);
+/* LUCID_OK: `out` (initialised with lucid_video_frame_init) describes the next restored frame;
+ * its planes belong to the stream and stay valid until the next call on it. Else
+ * LUCID_NEED_MORE_INPUT (push more, or flush) or LUCID_END_OF_STREAM (all pulled after flush). */
+LUCID_API lucid_status lucid_video_stream_pull(lucid_video_stream* stream, lucid_video_frame* out);
+/* End of input: the last frames are restored (the window clamped at the clip's end) and can
+ * be pulled. Flushing again does nothing. */
+LUCID_API lucid_status lucid_video_stream_flush(lucid_video_stream* stream);
+LUCID_API void lucid_video_stream_destroy(lucid_video_stream* stream); /* NULL-safe */
+/* The stream's last error message ("" if none); NULL: that of lucid_last_error(NULL). */
+LUCID_API const char* lucid_video_stream_last_error(const lucid_video_stream* stream);
 
 LUCID_API void lucid_free(void* p); /* NULL-safe */
 

@@ -134,7 +134,11 @@ av::CodecPtr open_encoder(const std::string& codec, const VideoFormat& f,
   } else {
     if (o.qp) av_dict_set_int(&opts, "qp", *o.qp, 0);
     if (o.crf) av_dict_set_int(&opts, "crf", *o.crf, 0);
-    if (codec == "x265") av_dict_set(&opts, "x265-params", "log-level=error", 0);
+    const std::string extra = o.encoder_params;
+    if (codec == "x265")
+      av_dict_set(&opts, "x265-params", ("log-level=error" + (extra.empty() ? "" : ":" + extra)).c_str(), 0);
+    else if (!extra.empty())
+      av_dict_set(&opts, codec == "svtav1" ? "svtav1-params" : "x264-params", extra.c_str(), 0);
   }
   const int rc = avcodec_open2(ctx.get(), enc, &opts);
   av_dict_free(&opts);
@@ -194,15 +198,15 @@ bool have_output_encoder(const std::string& codec) {
 struct SegmentWriter::Impl {
   VideoFormat format;
   OutputFile out;
+  std::string codec;
   av::CodecPtr enc;
   AVStream* st = nullptr;
   av::PacketPtr pkt{av_packet_alloc()};
   int64_t frames = 0;
   bool finished = false;
-  Impl(const std::string& path, const VideoFormat& f, int threads) : format(f), out(path, "matroska") {
-    OutputOptions o;
-    o.threads = threads;
-    enc = open_encoder("ffv1", f, o, out.oc->oformat->flags & AVFMT_GLOBALHEADER);
+  Impl(const std::string& path, const VideoFormat& f, const OutputOptions& o)
+      : format(f), out(path, "matroska"), codec(o.codec == "ffv1" ? "FFV1" : o.codec) {
+    enc = open_encoder(o.codec, f, o, out.oc->oformat->flags & AVFMT_GLOBALHEADER);
     st = avformat_new_stream(out.oc, nullptr);
     if (!st) fail(VideoErrorKind::kOpen, "out of memory");
     const int rc = avcodec_parameters_from_context(st->codecpar, enc.get());
@@ -215,7 +219,7 @@ struct SegmentWriter::Impl {
     for (;;) {
       const int rc = avcodec_receive_packet(enc.get(), pkt.get());
       if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return;
-      if (rc < 0) fail(VideoErrorKind::kCorrupt, out.path + ": FFV1 encoder: " + av::error_string(rc));
+      if (rc < 0) fail(VideoErrorKind::kCorrupt, out.path + ": " + codec + " encoder: " + av::error_string(rc));
       av_packet_rescale_ts(pkt.get(), enc->time_base, st->time_base);
       pkt->stream_index = st->index;
       out.write(pkt.get());
@@ -223,8 +227,19 @@ struct SegmentWriter::Impl {
   }
 };
 
+namespace {
+OutputOptions ffv1_options(int threads) {
+  OutputOptions o;
+  o.codec = "ffv1";
+  o.threads = threads;
+  return o;
+}
+}  // namespace
+
 SegmentWriter::SegmentWriter(const std::string& path, const VideoFormat& format, int threads)
-    : impl_(std::make_unique<Impl>(path, format, threads)) {}
+    : impl_(std::make_unique<Impl>(path, format, ffv1_options(threads))) {}
+SegmentWriter::SegmentWriter(const std::string& path, const VideoFormat& format, const OutputOptions& options)
+    : impl_(std::make_unique<Impl>(path, format, options)) {}
 SegmentWriter::~SegmentWriter() = default;
 int64_t SegmentWriter::frames() const { return impl_->frames; }
 
@@ -252,7 +267,7 @@ void SegmentWriter::write(const RawPicture& p) {
   f->colorspace = s.enc->colorspace;
   f->sample_aspect_ratio = s.enc->sample_aspect_ratio;
   rc = avcodec_send_frame(s.enc.get(), f.get());
-  if (rc < 0) fail(VideoErrorKind::kCorrupt, s.out.path + ": FFV1 encoder: " + av::error_string(rc));
+  if (rc < 0) fail(VideoErrorKind::kCorrupt, s.out.path + ": " + s.codec + " encoder: " + av::error_string(rc));
   ++s.frames;
   s.drain();
 }

@@ -46,10 +46,16 @@ struct RawPicture {
   int64_t pts = 0;                  // input time base
 };
 
+struct OutputOptions;
+
+// A video-only file written frame by frame (Matroska unless the name says otherwise).
 class SegmentWriter {
  public:
   // Creates `path` (Matroska, FFV1 level 3, every frame a keyframe). Throws VideoError.
   SegmentWriter(const std::string& path, const VideoFormat& format, int threads = 1);
+  // The same with any output codec of OutputOptions (codec, crf/qp, encoder_params, threads;
+  // the copy fields are ignored), e.g. x265 at a constant QP for `lucid-video bench`.
+  SegmentWriter(const std::string& path, const VideoFormat& format, const OutputOptions& options);
   ~SegmentWriter();
   SegmentWriter(const SegmentWriter&) = delete;
   SegmentWriter& operator=(const SegmentWriter&) = delete;
@@ -67,6 +73,9 @@ struct OutputOptions {
   std::string codec = "ffv1";  // ffv1 | x265 | svtav1 | x264
   std::optional<int> crf;      // x265/x264: crf 0..51, svtav1: 0..63
   std::optional<int> qp;       // constant QP instead of crf
+  // More encoder settings, key=value pairs joined by ':', given to the encoder as its
+  // x265-params, svtav1-params or x264-params (after Lucid's own; ignored for FFV1).
+  std::string encoder_params;
   int threads = 1;
   // Copied streams keep the packets whose pts lies in [start, end) seconds (all when unset),
   // for --frames.

@@ -1,0 +1,47 @@
+// The one place that turns a restorer name or weight file into a video restorer. Every front door
+// gets its restorer here and nowhere else: `lucid-video restore` and `lucid-video bench`
+// (--model), and the C API's LUCID_MODEL_VIDEO_RESTORER model handle (weights_path). The trained
+// network (diqp_restorer.h, lucid::video_net) is plugged in here, once.
+//
+// Two levels, as the network needs them: a RestorerModel holds what is loaded once (weights on a
+// device), immutable and shared by any number of streams and threads (a C API model handle, a
+// lucid-video run); each stream (a file, a clip at one QP, a C API stream) makes its own
+// FrameRestorer from it, which may keep per-stream state and is used by one thread at a time.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "lucid/video_restore/diqp_restorer.h"  // RestorerError (torch-free header)
+#include "lucid/video_restore/frame_restorer.h"
+
+namespace lucid::video_restore {
+
+// The name that selects the pass-through restorer (also what an empty weights_path selects).
+inline constexpr const char* kIdentityRestorer = "identity";
+
+class RestorerModel {
+ public:
+  virtual ~RestorerModel() = default;
+  virtual std::string name() const = 0;
+  virtual TemporalWindow window() const = 0;
+  // A restorer for one stream. `codec`: the stream's codec as FFmpeg's short name (hevc, h264,
+  // mpeg2video, av1, vp9; "" when unknown), which says the scale of its frames' QP.
+  virtual std::unique_ptr<FrameRestorer> make_stream_restorer(const std::string& codec) const = 0;
+};
+
+// weights_path "" or "identity": the IdentityRestorer (frames pass through bit for bit; it runs
+// on the CPU whatever `device` says). "identity:B,A,F" is the same pass-through declaring the
+// temporal window of a network (B frames behind, A ahead, one far look-ahead frame F ahead, each
+// 0..64), so that an application can rehearse its push/pull buffering (the frames a restorer
+// holds back) before the network is in. Any other path: RestorerError(kModel), as this build
+// does not plug a video restorer network in yet. `device` is "cpu", "cuda" or "cuda:N"
+// (RestorerError(kDevice) otherwise; whether the device exists is the caller's check, as the
+// identity needs none).
+std::shared_ptr<const RestorerModel> load_restorer(const std::string& weights_path, const std::string& device);
+
+// load_restorer(weights_path, device)->make_stream_restorer(codec), for one stream.
+std::shared_ptr<FrameRestorer> make_restorer(const std::string& weights_path, const std::string& device,
+                                             const std::string& codec = "");
+
+}  // namespace lucid::video_restore
