@@ -285,12 +285,12 @@ int main(int argc, char** argv) {
     sp.max_pixels = 0;
     CHECK(lucid_video_stream_create(model, &sp, &vs) == LUCID_ERROR_INVALID_ARGUMENT, "max_pixels 0");
 
-    /* Unknown weights: the factory's clear error. A missing GPU: LUCID_ERROR_DEVICE. */
+    /* Missing weights: the factory's clear error. A missing GPU: LUCID_ERROR_DEVICE. */
     lucid_context_params_init(&bp);
     bp.kind = LUCID_MODEL_VIDEO_RESTORER;
     bp.weights_path = "/nonexistent/video-net.lucidw";
     CHECK(lucid_model_load(&bp, &other) == LUCID_ERROR_MODEL && other == NULL, "unknown weights");
-    CHECK(strstr(lucid_last_error(NULL), "no video restorer network in this build yet") != NULL, "message: %s",
+    CHECK(strstr(lucid_last_error(NULL), "cannot open weight file") != NULL, "message: %s",
           lucid_last_error(NULL));
     bp.weights_path = "identity:1,2";
     CHECK(lucid_model_load(&bp, &other) == LUCID_ERROR_MODEL, "bad window spec");

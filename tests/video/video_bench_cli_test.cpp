@@ -237,9 +237,9 @@ TEST(VideoBenchCli, BadInputGivesClearErrorsAndExitCodes) {
   EXPECT_NE(err.find("noise.mkv"), std::string::npos) << err;
   EXPECT_EQ(cli("bench '" + bad + "/missing.mkv' --codec hevc --qp 22", nullptr, &err), 2) << err;
 
-  // Only the identity exists yet: any other --model is exit 4, said clearly.
+  // A --model that is not a weight file: exit 4, said clearly.
   EXPECT_EQ(cli("bench '" + dir + "' --codec hevc --qp 22 --model /models/video-net.lucidw", nullptr, &err), 4);
-  EXPECT_NE(err.find("no video restorer network in this build yet"), std::string::npos) << err;
+  EXPECT_NE(err.find("cannot open weight file"), std::string::npos) << err;
   // Outputs: a missing folder.
   EXPECT_EQ(cli("bench '" + dir + "' --codec hevc --qp 22 --json /nonexistent/dir/b.json", nullptr, &err), 5);
   EXPECT_EQ(cli("bench '" + dir + "' --codec hevc --qp 22 --keep /nonexistent/dir", nullptr, &err), 5);
@@ -262,7 +262,7 @@ TEST(VideoRestoreCli, ModelOptionGoesThroughTheFactory) {
   const std::string out = temp_dir() + "/restored-model.mkv";
   std::string err;
   EXPECT_EQ(cli("restore '" + in + "' -o '" + out + "' --model /models/video-net.lucidw --quiet", nullptr, &err), 4);
-  EXPECT_NE(err.find("no video restorer network in this build yet"), std::string::npos) << err;
+  EXPECT_NE(err.find("cannot open weight file"), std::string::npos) << err;
   EXPECT_FALSE(exists(out));
   EXPECT_EQ(cli("restore '" + in + "' -o '" + out + "' --model identity --quiet", nullptr, &err), 0) << err;
   EXPECT_TRUE(exists(out));

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -14,6 +15,7 @@
 #include "lucid/models/weights.h"
 #include "lucid/video_restore/diqp_restorer.h"
 #include "lucid/video_restore/restore_pipeline.h"
+#include "lucid/video_restore/restorer_factory.h"
 
 namespace vr = lucid::video_restore;
 namespace lm = lucid::models;
@@ -172,6 +174,38 @@ TEST(VideoNet, OneRestorerServesTwoStreamsAtOnce) {
     EXPECT_EQ(got1[i].planes, want1[i].planes) << i;
     EXPECT_EQ(got2[i].planes, want2[i].planes) << i;
   }
+}
+
+// The factory every front door uses loads the network from a weight file (the committed
+// random-weight tests/data/diqp-tiny.lucidw) and finds "default" among the shipped weights.
+TEST(VideoNet, TheFactoryMakesTheNetworkRestorer) {
+  const std::string tiny = std::string(LUCID_SOURCE_DIR) + "/tests/data/diqp-tiny.lucidw";
+  auto m = vr::load_restorer(tiny, "cpu");
+  EXPECT_EQ(m->name(), "diqp-tiny");
+  EXPECT_EQ(m->window().behind, 1);
+  EXPECT_EQ(m->window().far_ahead, 4);
+  auto r = m->make_stream_restorer("hevc");
+  vr::PlaneFormat f;
+  f.width = 40;
+  f.height = 24;
+  const auto out = run(*r, f, 3, 0);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_GT(mean_abs_diff(out[1], frame_at(f, 1), 0), 0.001);
+  try {
+    vr::load_restorer("/nonexistent/net.lucidw", "cpu");
+    FAIL() << "no error";
+  } catch (const vr::RestorerError& e) {
+    EXPECT_EQ(e.kind, vr::RestorerError::Kind::kModel);
+  }
+  // "default" is looked up like every shipped model ($LUCID_MODEL_DIR first).
+  ::setenv("LUCID_MODEL_DIR", (std::string(LUCID_SOURCE_DIR) + "/tests/data").c_str(), 1);
+  try {
+    vr::load_restorer(vr::kDefaultRestorer, "cpu");
+    FAIL() << "tests/data has no diqp-small.lucidw";
+  } catch (const vr::RestorerError& e) {
+    EXPECT_NE(std::string(e.what()).find(vr::kDefaultRestorerFile), std::string::npos) << e.what();
+  }
+  ::unsetenv("LUCID_MODEL_DIR");
 }
 
 TEST(VideoNet, RejectsOtherModelsClearly) {

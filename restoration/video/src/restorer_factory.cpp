@@ -1,5 +1,9 @@
 #include "lucid/video_restore/restorer_factory.h"
 
+#include <stdexcept>
+
+#include "lucid/models/model_files.h"
+
 namespace lucid::video_restore {
 
 namespace {
@@ -23,6 +27,20 @@ class IdentityModel : public RestorerModel {
 
  private:
   TemporalWindow window_;
+};
+
+// The trained network: one DiqpModel (weights on a device) shared by every stream's restorer.
+class NetworkModel : public RestorerModel {
+ public:
+  explicit NetworkModel(std::shared_ptr<const DiqpModel> m) : model_(std::move(m)) {}
+  std::string name() const override { return model_->model_id(); }
+  TemporalWindow window() const override { return model_->window(); }
+  std::unique_ptr<FrameRestorer> make_stream_restorer(const std::string& /*codec: frames carry qp_scale*/) const override {
+    return std::make_unique<DiqpRestorer>(model_);
+  }
+
+ private:
+  std::shared_ptr<const DiqpModel> model_;
 };
 
 }  // namespace
@@ -51,9 +69,15 @@ std::shared_ptr<const RestorerModel> load_restorer(const std::string& weights_pa
                           weights_path + ": expected identity:B,A,F (frames behind, ahead, far look-ahead; 0..64 each)");
     return std::make_shared<IdentityModel>(TemporalWindow{v[0], v[1], v[2]});
   }
-  throw RestorerError(RestorerError::Kind::kModel,
-                      weights_path + ": no video restorer network in this build yet (issue 14); the only "
-                                     "video restorer is '" + std::string(kIdentityRestorer) + "' (pass-through)");
+  std::string path = weights_path;
+  if (weights_path == kDefaultRestorer) {
+    try {
+      path = models::find_model_file(kDefaultRestorerFile);
+    } catch (const std::runtime_error& e) {
+      throw RestorerError(RestorerError::Kind::kModel, e.what());
+    }
+  }
+  return std::make_shared<NetworkModel>(std::make_shared<DiqpModel>(path, device));
 }
 
 std::shared_ptr<FrameRestorer> make_restorer(const std::string& weights_path, const std::string& device,

@@ -19,6 +19,10 @@ namespace lucid::video_restore {
 
 // The name that selects the pass-through restorer (also what an empty weights_path selects).
 inline constexpr const char* kIdentityRestorer = "identity";
+// The name that selects the shipped network, found like every shipped weight file
+// (models/model_files.h: $LUCID_MODEL_DIR, the installed model folder, the source tree).
+inline constexpr const char* kDefaultRestorer = "default";
+inline constexpr const char* kDefaultRestorerFile = "diqp-small.lucidw";
 
 class RestorerModel {
  public:
@@ -34,10 +38,10 @@ class RestorerModel {
 // on the CPU whatever `device` says). "identity:B,A,F" is the same pass-through declaring the
 // temporal window of a network (B frames behind, A ahead, one far look-ahead frame F ahead, each
 // 0..64), so that an application can rehearse its push/pull buffering (the frames a restorer
-// holds back) before the network is in. Any other path: RestorerError(kModel), as this build
-// does not plug a video restorer network in yet. `device` is "cpu", "cuda" or "cuda:N"
-// (RestorerError(kDevice) otherwise; whether the device exists is the caller's check, as the
-// identity needs none).
+// holds back). "default": the shipped network (kDefaultRestorerFile). Any other path: a video
+// restorer weight file (arch diqp, diqp_restorer.h), loaded onto `device` ("cpu", "cuda",
+// "cuda:N"; RestorerError(kDevice) for another string or a CUDA device that is not there;
+// RestorerError(kModel) for a file that is missing or not a video restorer).
 std::shared_ptr<const RestorerModel> load_restorer(const std::string& weights_path, const std::string& device);
 
 // load_restorer(weights_path, device)->make_stream_restorer(codec), for one stream.
