@@ -67,7 +67,7 @@ struct BenchFlags {
   std::string json_path, plot_path;
   std::string keep_dir;  // --keep: the encoded streams stay there (else a private temporary folder)
   std::string model = "identity", device = "cpu";
-  int tile = 0;
+  int tile = -1;  // --tile: -1 the restorer's preferred size, 0 whole frames
   int threads = 1;
   std::optional<int64_t> max_frames;
   bool overwrite = false, quiet = false, verbose = false, per_frame = true;
@@ -506,7 +506,8 @@ int cmd_bench(const std::vector<std::string>& args) {
     } else if (a == "--device") {
       f.device = value(i, a);
     } else if (a == "--tile") {
-      f.tile = static_cast<int>(parse_int(a, value(i, a), 16, 1 << 16));
+      f.tile = static_cast<int>(parse_int(a, value(i, a), 0, 1 << 16));
+      if (f.tile > 0 && f.tile < 16) throw CliError(kExitUsage, "--tile: expected 0 (whole frames) or 16..65536");
     } else if (a == "--frames") {
       f.max_frames = parse_int(a, value(i, a), 1, int64_t{1} << 40);
     } else if (a == "-j" || a == "--threads") {

@@ -48,7 +48,7 @@ extern "C" void on_signal(int s) { g_signal.store(s); }
 
 struct RestoreFlags {
   std::optional<double> qp;
-  int tile = 0;
+  int tile = -1;  // --tile: -1 the restorer's preferred size, 0 whole frames
   int64_t from = 0;
   std::optional<int64_t> to;  // exclusive
   video::OutputOptions out;
@@ -608,7 +608,8 @@ int cmd_restore(const std::vector<std::string>& args) {
         throw CliError(kExitUsage, "--qp: expected a number in -48..255, got '" + v + "'");
       }
     } else if (a == "--tile") {
-      f.tile = static_cast<int>(parse_int(a, value(i, a), 16, 1 << 16));
+      f.tile = static_cast<int>(parse_int(a, value(i, a), 0, 1 << 16));
+      if (f.tile > 0 && f.tile < 16) throw CliError(kExitUsage, "--tile: expected 0 (whole frames) or 16..65536");
     } else if (a == "--frames") {
       const std::string v = value(i, a);
       const size_t c = v.find(':');

@@ -688,7 +688,7 @@ lucid_status lucid_video_stream_create(lucid_model* model, const lucid_video_str
     auto st = std::make_unique<lucid_video_stream>();
     st->model = model->loaded;
     st->max_pixels = p.max_pixels;
-    st->options.tile = p.tile;
+    st->options.tile = p.tile == 0 ? -1 : p.tile;  // 0: the restorer's preferred tile
     *out = st.release();
   });
 }

@@ -136,7 +136,8 @@ void RestorePipeline::restore_next(bool /*at_end*/) {
     const int W = center.format.width, H = center.format.height;
     const int ax = 1 << center.format.chroma_shift_w, ay = 1 << center.format.chroma_shift_h;
     const int align = std::max(ax, ay);
-    int tile = options_.tile > 0 ? (options_.tile + align - 1) / align * align : 0;
+    const int want = options_.tile < 0 ? restorer_.preferred_tile() : options_.tile;
+    int tile = want > 0 ? (want + align - 1) / align * align : 0;
     if (tile <= 0 || (tile >= W && tile >= H)) {
       run(whole, out);
     } else {

@@ -290,8 +290,9 @@ typedef enum lucid_qp_scale {
 /* Stream parameters. Size-prefixed: lucid_video_stream_params_init() first. */
 typedef struct lucid_video_stream_params {
   uint32_t struct_size; /* sizeof(lucid_video_stream_params); set by _init */
-  int32_t tile;         /* restore in tile x tile pieces (luma pixels), 0 (whole frames) or
-                         * 16..65536; default 0 */
+  int32_t tile;         /* restore in tile x tile pieces (luma pixels), 16..65536, or 0: the
+                         * restorer's choice (512 for the network, whole frames for the
+                         * identity); default 0 */
   uint64_t max_pixels;  /* largest accepted width*height, 1..8192*4352; default 8192*4352 */
 } lucid_video_stream_params;
 LUCID_API void lucid_video_stream_params_init(lucid_video_stream_params* params);

@@ -47,6 +47,8 @@ class DiqpRestorer : public FrameRestorer {
   std::string name() const override;
   TemporalWindow window() const override;
   int tile_overlap() const override { return 32; }
+  // 512: at 1080p faster than whole frames (0.78 vs 0.48 fps on 2 cores) in half the memory.
+  int preferred_tile() const override { return 512; }
   void restore(const RestoreInput& in, Frame& out) override;
 
  private:

@@ -52,6 +52,8 @@ class FrameRestorer {
   // Pixels of context a tile needs on each side (the pipeline crops that much more and throws
   // the margin away after restore()).
   virtual int tile_overlap() const { return 0; }
+  // The tile size it runs best at when the caller does not choose one (0: whole frames).
+  virtual int preferred_tile() const { return 0; }
   // Writes the restored picture of in.center into out (already sized like in.center).
   virtual void restore(const RestoreInput& in, Frame& out) = 0;
 };

@@ -17,7 +17,9 @@
 namespace lucid::video_restore {
 
 struct PipelineOptions {
-  int tile = 0;  // luma tile size in pixels (0: whole frames); rounded up to the chroma factor
+  // Luma tile size in pixels, rounded up to the chroma factor; 0: whole frames; -1: the
+  // restorer's preferred_tile().
+  int tile = -1;
 };
 
 class RestorePipeline {
