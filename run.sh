@@ -22,13 +22,17 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" >/dev/n
 
 case "$mode" in
   sample)
-    ninja -C build -j"$jobs" lucid
+    ninja -C build -j"$jobs" lucid lucid-video
     out="build/sample"
     mkdir -p "$out"
     ./build/apps/lucid encode tests/data/sample.png -o "$out/sample.lucid" -q 75 -y
     ./build/apps/lucid decode "$out/sample.lucid" -o "$out/sample.png" -y \
       --compare tests/data/sample.png
     echo "decoded image: $out/sample.png" >&2
+    # The bundled HEVC clip (QP 37, with audio) through the shipped video restorer.
+    ./build/apps/video/lucid-video restore tests/data/sample-hevc-qp37.mkv -o "$out/sample-restored.mkv" -y \
+      --model default --json | grep -E '"(frames_restored|seconds|restorer)"' >&2
+    echo "restored video: $out/sample-restored.mkv" >&2
     ;;
   test)
     ninja -C build -j"$jobs"

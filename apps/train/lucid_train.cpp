@@ -8,6 +8,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <type_traits>
 #include <string>
 
 #include "train_common.h"
@@ -122,6 +123,35 @@ std::map<std::string, Setter> common_flags(Options& opts) {
   };
 }
 
+int parse(int argc, char** argv, int first, const std::map<std::string, Setter>& flags);
+
+// The export commands (export-codec, export-restore, export-video): the same flags, --out
+// required; `ledger` only where the options have one.
+template <typename Options, typename Export>
+int run_export(int argc, char** argv, const char* cmd, Options& o, Export&& fn,
+               int (*parse_fn)(int, char**, int, const std::map<std::string, Setter>&)) {
+  bool fp32 = false;
+  std::map<std::string, Setter> f = {
+      {"--run", [&](auto v) { o.run_dir = v; }},
+      {"--which", [&](auto v) { o.which = v; }},
+      {"--out", [&](auto v) { o.out = v; }},
+      {"--model-id", [&](auto v) { o.model_id = v; }},
+      {"--fp32", [&](auto v) { fp32 = (v == "1" || v == "yes"); }},
+      {"--init", [&](auto v) { o.init_config = v; }},
+      {"--seed", [&](auto v) { o.init_seed = std::stoull(v); }},
+  };
+  if constexpr (std::is_same_v<Options, lucid::train::RestoreExportOptions> ||
+                std::is_same_v<Options, lucid::train::VideoExportOptions>)
+    f["--ledger"] = [&](auto v) { o.ledger = v; };
+  if (int rc = parse_fn(argc, argv, 2, f)) return rc;
+  if (o.out.empty()) {
+    std::cerr << "error: " << cmd << ": --out is required\n";
+    return 1;
+  }
+  o.fp16 = !fp32;
+  return fn(o);
+}
+
 int parse(int argc, char** argv, int first, const std::map<std::string, Setter>& flags) {
   for (int i = first; i < argc; ++i) {
     std::string a = argv[i];
@@ -184,23 +214,7 @@ int main(int argc, char** argv) {
     }
     if (cmd == "export-codec") {
       lucid::train::CodecExportOptions o;
-      bool fp32 = false;
-      std::map<std::string, Setter> f = {
-          {"--run", [&](auto v) { o.run_dir = v; }},
-          {"--which", [&](auto v) { o.which = v; }},
-          {"--out", [&](auto v) { o.out = v; }},
-          {"--model-id", [&](auto v) { o.model_id = v; }},
-          {"--fp32", [&](auto v) { fp32 = (v == "1" || v == "yes"); }},
-          {"--init", [&](auto v) { o.init_config = v; }},
-          {"--seed", [&](auto v) { o.init_seed = std::stoull(v); }},
-      };
-      if (int rc = parse(argc, argv, 2, f)) return rc;
-      if (o.out.empty()) {
-        std::cerr << "error: export-codec: --out is required\n";
-        return 1;
-      }
-      o.fp16 = !fp32;
-      return lucid::train::export_codec(o);
+      return run_export(argc, argv, "export-codec", o, [](auto& x) { return lucid::train::export_codec(x); }, parse);
     }
     if (cmd == "restore") {
       lucid::train::RestoreTrainOptions o;
@@ -260,45 +274,11 @@ int main(int argc, char** argv) {
     }
     if (cmd == "export-video") {
       lucid::train::VideoExportOptions o;
-      bool fp32 = false;
-      std::map<std::string, Setter> f = {
-          {"--run", [&](auto v) { o.run_dir = v; }},
-          {"--which", [&](auto v) { o.which = v; }},
-          {"--out", [&](auto v) { o.out = v; }},
-          {"--ledger", [&](auto v) { o.ledger = v; }},
-          {"--model-id", [&](auto v) { o.model_id = v; }},
-          {"--fp32", [&](auto v) { fp32 = (v == "1" || v == "yes"); }},
-          {"--init", [&](auto v) { o.init_config = v; }},
-          {"--seed", [&](auto v) { o.init_seed = std::stoull(v); }},
-      };
-      if (int rc = parse(argc, argv, 2, f)) return rc;
-      if (o.out.empty()) {
-        std::cerr << "error: export-video: --out is required\n";
-        return 1;
-      }
-      o.fp16 = !fp32;
-      return lucid::train::export_video(o);
+      return run_export(argc, argv, "export-video", o, [](auto& x) { return lucid::train::export_video(x); }, parse);
     }
     if (cmd == "export-restore") {
       lucid::train::RestoreExportOptions o;
-      bool fp32 = false;
-      std::map<std::string, Setter> f = {
-          {"--run", [&](auto v) { o.run_dir = v; }},
-          {"--which", [&](auto v) { o.which = v; }},
-          {"--out", [&](auto v) { o.out = v; }},
-          {"--ledger", [&](auto v) { o.ledger = v; }},
-          {"--model-id", [&](auto v) { o.model_id = v; }},
-          {"--fp32", [&](auto v) { fp32 = (v == "1" || v == "yes"); }},
-          {"--init", [&](auto v) { o.init_config = v; }},
-          {"--seed", [&](auto v) { o.init_seed = std::stoull(v); }},
-      };
-      if (int rc = parse(argc, argv, 2, f)) return rc;
-      if (o.out.empty()) {
-        std::cerr << "error: export-restore: --out is required\n";
-        return 1;
-      }
-      o.fp16 = !fp32;
-      return lucid::train::export_restore(o);
+      return run_export(argc, argv, "export-restore", o, [](auto& x) { return lucid::train::export_restore(x); }, parse);
     }
     if (cmd == "convert-checkpoint") {
       std::string run, name = "last", kind;
