@@ -150,16 +150,15 @@ void window_at(const DiqpConfig& cfg, const Sequence& s, int c, int x, int y, in
   for (int k = -cfg.behind; k <= cfg.ahead; ++k)
     frames->push_back(crop_planes(yuv(s.decoded, clampf(c + k), s.W, s.H), x, y, w, h, Hp, Wp, flip));
   const auto whole = yuv(s.decoded, c, s.W, s.H);
-  torch::Tensor thumb = vr::yuv_thumbnail(whole[0], whole[1], whole[2], cfg.ctx_size);
-  if (flip) thumb = thumb.flip(2);
-  *context = thumb;
+  const torch::Tensor thumb = vr::yuv_thumbnail(whole[0], whole[1], whole[2], cfg.ctx_size);
+  *context = flip ? thumb.flip(2) : thumb;
   const int fi = clampf(c + cfg.far_ahead);
-  *far = crop_planes(yuv(s.decoded, fi, s.W, s.H), x, y, w, h, Hp, Wp, flip);
+  const auto far_planes = yuv(s.decoded, fi, s.W, s.H);
+  *far = crop_planes(far_planes, x, y, w, h, Hp, Wp, flip);
   *far_w = 0;
   if (cfg.far_ahead > 0) {
-    const auto fw = yuv(s.decoded, fi, s.W, s.H);
-    const torch::Tensor ft = vr::yuv_thumbnail(fw[0], fw[1], fw[2], cfg.ctx_size);
-    *far_w = models::far_weight(cfg, fi - c, vr::yuv_thumbnail(whole[0], whole[1], whole[2], cfg.ctx_size)[0], ft[0]);
+    const torch::Tensor ft = vr::yuv_thumbnail(far_planes[0], far_planes[1], far_planes[2], cfg.ctx_size);
+    *far_w = models::far_weight(cfg, fi - c, thumb[0], ft[0]);
   }
   const QpScale sc = with_qp ? s.scale : QpScale::kUnknown;
   *level = models::qp_level(s.qp[c], sc);
