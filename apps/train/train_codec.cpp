@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iostream>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "lucid/models/device.h"
@@ -95,14 +96,18 @@ int train_codec(const CodecTrainOptions& o) {
   enable_fast_cuda(o.cuda_fast, dev);
   const CheckpointFormat format = parse_checkpoint_format(o.checkpoint_format);
   models::FatConfig cfg = models::FatConfig::by_name(o.config);
-  // A run trained with a narrower rate range (fewer gain anchors) continues in the wider one.
+  // A run trained with a narrower rate range (fewer gain anchors) continues in the wider one;
+  // one trained with fewer latent channels migrates into the configuration's (adopt).
   models::FatConfig built = cfg;
   int extend_below = 0, extend_above = 0;
+  std::optional<models::FatConfig> adopt_from;
   if (checkpoint_exists(o.run_dir, "last")) {
     const auto old = models::FatConfig::parse(read_state(o.run_dir + "/last.state").at("config"));
     if (old.serialize() != cfg.serialize() &&
         models::FatConfig::gain_extension(old, cfg, &extend_below, &extend_above))
       built = old;
+    else if (old.serialize() != cfg.serialize() && models::FatConfig::latent_extension(old, cfg))
+      adopt_from = old;
   }
   torch::manual_seed(o.seed);  // reproducible initialisation
   models::FatCodec model(built);
@@ -119,11 +124,32 @@ int train_codec(const CodecTrainOptions& o) {
   int bad_evals = 0;
   StateMap prior_state;
   if (checkpoint_exists(o.run_dir, "last")) {
-    prior_state = load_checkpoint(o.run_dir, "last", *model, {&opt, &aux_opt}, dev);
-    if (prior_state.at("config") != built.serialize()) {
-      std::cerr << "error: " << o.run_dir << ": checkpoint was trained with config '"
-                << prior_state.at("config") << "', not '" << o.config << "'\n";
-      return 2;
+    if (adopt_from) {
+      // Load the old model exactly (its optimizers and weight average too), start the new one
+      // from its averaged weights, and carry the optimizers' moments across.
+      models::FatCodec old_model(*adopt_from);
+      old_model->to(dev);
+      std::vector<torch::Tensor> old_main, old_aux;
+      split_params(old_model, &old_main, &old_aux);
+      torch::optim::Adam old_opt(old_main, torch::optim::AdamOptions(o.lr));
+      torch::optim::Adam old_aux_opt(old_aux, torch::optim::AdamOptions(1e-3));
+      prior_state = load_checkpoint(o.run_dir, "last", *old_model, {&old_opt, &old_aux_opt}, dev);
+      WeightAverage old_average(*old_model, o.ema);
+      const bool averaged_start = old_average.enabled() && old_average.load(o.run_dir, "last");
+      if (averaged_start) old_average.swap();
+      model->adopt(*old_model);
+      migrate_adam_state(*old_model, old_opt, *model, opt);
+      migrate_adam_state(*old_model, old_aux_opt, *model, aux_opt);
+      std::cerr << "latent channels " << adopt_from->M << " -> " << cfg.M << " (" << cfg.detail
+                << " from the detail branch): the new model starts from the checkpoint's "
+                << (averaged_start ? "averaged " : "") << "weights\n";
+    } else {
+      prior_state = load_checkpoint(o.run_dir, "last", *model, {&opt, &aux_opt}, dev);
+      if (prior_state.at("config") != built.serialize()) {
+        std::cerr << "error: " << o.run_dir << ": checkpoint was trained with config '"
+                  << prior_state.at("config") << "', not '" << o.config << "'\n";
+        return 2;
+      }
     }
     step = std::stoll(prior_state.at("step"));
     wall = std::stod(prior_state.at("wall_seconds"));

@@ -626,4 +626,41 @@ void enable_fast_cuda(bool on, torch::Device dev) {
   std::cerr << "cuda: TF32 matmuls, cuDNN autotuning\n";
 }
 
+namespace {
+// dst's leading block of src's shape (src no larger than dst in any dimension).
+torch::Tensor leading_block(torch::Tensor dst, const torch::Tensor& src) {
+  for (int64_t d = 0; d < src.dim(); ++d) dst = dst.narrow(d, 0, src.size(d));
+  return dst;
+}
+}  // namespace
+
+void migrate_adam_state(torch::nn::Module& from, torch::optim::Adam& from_opt,
+                        torch::nn::Module& to, torch::optim::Adam& to_opt) {
+  auto old_params = from.named_parameters(true);
+  for (auto& p : to.named_parameters(true)) {
+    const torch::Tensor* q = old_params.find(p.key());
+    if (!q) continue;
+    auto it = from_opt.state().find(q->unsafeGetTensorImpl());
+    if (it == from_opt.state().end()) continue;
+    const auto& st = static_cast<const torch::optim::AdamParamState&>(*it->second);
+    const torch::Tensor& v = p.value();
+    if (q->dim() != v.dim())
+      throw std::logic_error("migrate_adam_state: " + p.key() + " changed rank");
+    for (int64_t d = 0; d < v.dim(); ++d)
+      if (q->size(d) > v.size(d))
+        throw std::logic_error("migrate_adam_state: " + p.key() + " shrank");
+    auto grow = [&](const torch::Tensor& m) {
+      torch::Tensor out = torch::zeros_like(v);
+      leading_block(out, m).copy_(m.to(v.device()));
+      return out;
+    };
+    auto ns = std::make_unique<torch::optim::AdamParamState>();
+    ns->step(st.step());
+    ns->exp_avg(grow(st.exp_avg()));
+    ns->exp_avg_sq(grow(st.exp_avg_sq()));
+    if (st.max_exp_avg_sq().defined()) ns->max_exp_avg_sq(grow(st.max_exp_avg_sq()));
+    to_opt.state()[v.unsafeGetTensorImpl()] = std::move(ns);
+  }
+}
+
 }  // namespace lucid::train

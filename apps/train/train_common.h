@@ -81,6 +81,12 @@ StateMap load_checkpoint(const std::string& dir, const std::string& name,
                          std::vector<torch::optim::Optimizer*> optimizers,
                          torch::Device device);
 
+// Carries Adam's per-parameter moments from a model to one that adopted its weights: matched by
+// parameter name; a parameter that grew gets the old moments in its leading block and zeros
+// elsewhere; a new one starts without state (as on a first step).
+void migrate_adam_state(torch::nn::Module& from, torch::optim::Adam& from_opt,
+                        torch::nn::Module& to, torch::optim::Adam& to_opt);
+
 // Exponential moving average of a module's parameters (Polyak averaging). At batch 8 the live
 // weights wander from step to step; their average validates better and more steadily, so
 // validation, the "best" checkpoint and the shipped weights use it while training continues on

@@ -12,6 +12,7 @@
 #include <random>
 
 #include "lucid/media/image_io.h"
+#include "lucid/models/fat_codec.h"
 #include "lucid/models/weights.h"
 
 #include "train_test_util.h"
@@ -108,6 +109,39 @@ TEST(TrainResume, ResumedRunEqualsUninterruptedRun) {
                 (dir / "c.lucidw").string()),
             0);
   EXPECT_FALSE(fs::exists(dir / "c.lucidw"));
+  // A configuration with more latent channels (the detail branch) adopts this run: it resumes at
+  // the same step from the run's averaged weights, and then trains on.
+  {
+    auto wide = lucid::models::FatConfig::tiny();
+    wide.M *= 2;
+    wide.detail = wide.M / 2;
+    wide.slices *= 2;
+    cp_r(dir / "a", dir / "f");
+    const std::string widened = " codec --config '" + wide.serialize() + "' --train " +
+                                (dir / "list.txt").string() + " --val " +
+                                (dir / "list.txt").string() + " --batch 2 --crop 64 --val-crop 64"
+                                " -j 1 --eval-minutes 1000 --checkpoint-minutes 1000 --run " +
+                                (dir / "f").string();
+    ASSERT_EQ(run(widened + " --steps 6"), 0);
+    ASSERT_EQ(run("export-codec --run " + (dir / "f").string() + " --which last --fp32 1 --out " +
+                  (dir / "f.lucidw").string()),
+              0);
+    const auto f = lucid::models::load_weights((dir / "f.lucidw").string());
+    const auto a = lucid::models::load_weights((dir / "aema.lucidw").string());
+    EXPECT_EQ(f.get("train.step"), "6");
+    EXPECT_NE(f.get("config").find("detail=" + std::to_string(wide.detail)), std::string::npos)
+        << f.get("config");
+    int same = 0;
+    for (const auto& [name, t] : a.tensors)
+      for (const auto& [fname, ft] : f.tensors)
+        if (name == fname && t.sizes() == ft.sizes()) {
+          // Equal up to the checkpoint's fp16 rounding of the live weights.
+          EXPECT_TRUE(torch::allclose(t, ft, 2e-3, 1e-5)) << name;
+          ++same;
+        }
+    EXPECT_GT(same, 50);
+    ASSERT_EQ(run(widened + " --steps 8"), 0);
+  }
   // A different configuration refuses to resume from this run.
   EXPECT_NE(run(" codec --config small --train " + (dir / "list.txt").string() + " --val " +
                 (dir / "list.txt").string() + " --run " + (dir / "a").string() + " --steps 7"),

@@ -143,6 +143,65 @@ TEST(Models, GainExtensionKeepsTrainedAnchors) {
   for (const auto& p : m->parameters()) EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
 }
 
+// More latent channels from the detail branch: a trained model migrates without changing what
+// it reconstructs (the branch starts silent and the hyper analysis ignores the new channels),
+// and its configuration reads back the same (configurations without detail keep their text).
+TEST(Models, LatentExtensionKeepsTheTrainedModel) {
+  FatConfig base = FatConfig::tiny();
+  FatConfig wide = base;
+  wide.M = 2 * base.M;
+  wide.detail = base.M;
+  wide.slices = 2 * base.slices;
+  EXPECT_TRUE(FatConfig::latent_extension(base, wide));
+  EXPECT_FALSE(FatConfig::latent_extension(wide, base));
+  FatConfig other_slices = wide;
+  other_slices.slices = base.slices;  // another slice width
+  EXPECT_FALSE(FatConfig::latent_extension(base, other_slices));
+  FatConfig other_width = wide;
+  other_width.N = 2 * base.N;
+  EXPECT_FALSE(FatConfig::latent_extension(base, other_width));
+  EXPECT_EQ(base.serialize().find("detail"), std::string::npos);
+  EXPECT_EQ(FatConfig::parse(wide.serialize()).serialize(), wide.serialize());
+  FatConfig bad = wide;
+  bad.detail = bad.M;
+  EXPECT_THROW(FatConfig::parse(bad.serialize()), std::invalid_argument);
+
+  torch::manual_seed(5);
+  FatCodec old_model(base);
+  torch::manual_seed(6);
+  FatCodec m(wide);
+  m->adopt(*old_model);
+  EXPECT_THROW(old_model->adopt(*m), std::invalid_argument);
+  torch::NoGradGuard ng;
+  torch::Tensor x = torch::rand({1, 3, 64, 64});
+  torch::Tensor y_old = old_model->analysis(x), y = m->analysis(x);
+  ASSERT_EQ(y.size(1), wide.M);
+  EXPECT_TRUE(torch::equal(y.slice(1, 0, base.M), y_old));
+  // Whatever the detail channels hold, the reconstruction and the hyper latents are the old ones.
+  torch::Tensor y_any = torch::cat({y_old, torch::randn_like(y_old) * 3}, 1);
+  EXPECT_LT((m->synthesis(y_any) - old_model->synthesis(y_old)).abs().max().item<float>(), 1e-5);
+  EXPECT_LT((m->hyper_analysis(y_any) - old_model->hyper_analysis(y_old)).abs().max().item<float>(),
+            1e-5);
+  torch::Tensor q = torch::tensor({0.0f, 0.5f, 1.0f});
+  EXPECT_TRUE(torch::allclose(m->gain(q).slice(1, 0, base.M), old_model->gain(q)));
+  // The first slices' entropy parameters are the old model's too.
+  auto hyper = m->hyper_synthesis(torch::round(m->hyper_analysis(y_any)));
+  auto s_new = m->tca()->begin(hyper);
+  auto s_old = old_model->tca()->begin(hyper);
+  for (int k = 0; k < base.slices; ++k) {
+    auto a = m->tca()->predict(s_new);
+    auto b = old_model->tca()->predict(s_old);
+    EXPECT_TRUE(torch::allclose(a.first, b.first, 1e-5, 1e-6)) << k;
+    EXPECT_TRUE(torch::allclose(a.second, b.second, 1e-5, 1e-6)) << k;
+    torch::Tensor yk = torch::round(y_old.slice(1, k * base.slice_channels(),
+                                                (k + 1) * base.slice_channels()));
+    m->tca()->commit(s_new, yk);
+    old_model->tca()->commit(s_old, yk);
+  }
+  auto out = m->forward_train(x, torch::tensor({0.7f}));
+  EXPECT_TRUE(torch::isfinite(out.bits_y).all().item<bool>());
+}
+
 TEST(Models, WeightFileRoundTripAndCorruption) {
   FatCodec m(FatConfig::tiny());
   WeightFile w;

@@ -17,7 +17,13 @@ namespace lucid::models {
 struct FatConfig {
   std::string name = "small";
   int N = 96;            // transform width
-  int M = 160;           // latent channels
+  int M = 160;           // latent channels (coded by T-CA in `slices` slices)
+  // Of the M latent channels, the last `detail` come from a detail branch: in the analysis one
+  // convolution off the stride-8 features, in the synthesis one upsampling added to the
+  // stride-8 features. The main path (and its FAT blocks at stride 16) carries M - detail.
+  // It lets a trained model gain latent capacity (the ceiling of its reconstruction) without
+  // starting over: see FatConfig::latent_extension and FatCodecImpl::adopt.
+  int detail = 0;
   int Nz = 96;           // hyper-latent channels
   int hyper_ch = 192;    // hyper synthesis output channels (T-CA context)
   int slices = 5;        // T-CA channel slices (M % slices == 0)
@@ -39,15 +45,20 @@ struct FatConfig {
   static FatConfig small();
   static FatConfig paper();
   static FatConfig tiny();  // random-weight test model
+  // A name above, or a whole configuration text (serialize()'s form, e.g. from a ledger).
   static FatConfig by_name(const std::string& name);  // throws std::invalid_argument
   std::string serialize() const;                      // "key=value;..." (stable)
   static FatConfig parse(const std::string& text);    // throws std::invalid_argument
   int slice_channels() const { return M / slices; }
+  int main_channels() const { return M - detail; }
   // Rate-distortion trade-off for a quality in [0, 1] (log-linear between the bounds).
   double lambda_for(double quality) const;
   // Whether `to` is `from` with its gain anchors extended at the ends (same spacing in log
   // lambda, within 5%, everything else equal): sets how many anchors are added below and above.
   static bool gain_extension(const FatConfig& from, const FatConfig& to, int* below, int* above);
+  // Whether `to` is `from` with more detail channels (same main channels, same slice width,
+  // everything else equal): a model of `from` then migrates into `to` (FatCodecImpl::adopt).
+  static bool latent_extension(const FatConfig& from, const FatConfig& to);
 };
 
 // Learned factorized density (Balle et al. 2018) per channel, with quantiles trained by an
@@ -125,6 +136,13 @@ class FatCodecImpl : public torch::nn::Module {
   // beyond the end anchors. With `opt`, that optimizer's moments for the gains are extended
   // the same way (copies of the end rows), so training resumes without a restart.
   void extend_gains(const FatConfig& to, int below, int above, torch::optim::Adam* opt = nullptr);
+  // Takes the weights of a trained model whose configuration this one's extends
+  // (FatConfig::latent_extension): every common weight is copied; the new detail channels
+  // enter the hyper analysis with zero weights and leave the synthesis through a zero-initialised
+  // branch, so the reconstruction is unchanged at first; their gains start at each anchor's mean
+  // gain; the new T-CA slices keep their initial embeddings. A parameter whose shape grew
+  // holds the old values in its leading block.
+  void adopt(FatCodecImpl& old);
 
   // Per-channel gain (and inverse gain) for qualities q [B] in [0, 1]: [B, M, 1, 1].
   torch::Tensor gain(const torch::Tensor& q);
@@ -157,6 +175,9 @@ class FatCodecImpl : public torch::nn::Module {
  private:
   FatConfig cfg_;
   torch::nn::Sequential g_a_{nullptr}, g_s_{nullptr}, h_a_{nullptr}, h_s_{nullptr};
+  torch::nn::Conv2d g_a_detail_{nullptr};  // stride-8 features -> detail channels (detail > 0)
+  Upsample g_s_detail_{nullptr};           // detail channels -> stride-8 features (detail > 0)
+  size_t g_a_split_ = 0, g_s_split_ = 0;   // where the branches leave and join the main paths
   FactorizedPrior prior_{nullptr};
   ChannelTransformer tca_{nullptr};
   torch::Tensor log_gain_, log_inv_gain_;  // [num_gains, M]
