@@ -1,6 +1,6 @@
 /* A media application's view of an installed Lucid: lucid.h and liblucid only, the default
  * models found without configuration (no LUCID_MODEL_DIR), a round trip, a restoration and a
- * frame through the streaming video restorer. */
+ * frame through the streaming video restorer, and the shipped video network loaded. */
 #include <lucid/lucid.h>
 #include <stdio.h>
 #include <string.h>
@@ -66,6 +66,15 @@ int main(void) {
   }
   printf("video stream (%s): 1 frame\n", lucid_model_id(video));
   lucid_video_stream_destroy(vs);
+  lucid_model_destroy(video);
+
+  /* The shipped video network is found in the installed data folder too. */
+  p.weights_path = "default";
+  if (lucid_model_load(&p, &video) != LUCID_OK) {
+    fprintf(stderr, "video network: %s\n", lucid_last_error(NULL));
+    return 1;
+  }
+  printf("%s loaded\n", lucid_model_id(video));
   lucid_model_destroy(video);
   return 0;
 }

@@ -11,7 +11,7 @@ prefix="$tmp/prefix"
 cmake --install "$build" --prefix "$prefix" >/dev/null
 lib="$(find "$prefix" -name 'liblucid.so' | head -n 1)"
 [ -n "$lib" ] || { echo "FAIL: no liblucid.so under $prefix"; exit 1; }
-for f in include/lucid/lucid.h share/lucid/models/fat-small.lucidw share/lucid/models/codiff-small.lucidw; do
+for f in include/lucid/lucid.h share/lucid/models/fat-small.lucidw share/lucid/models/codiff-small.lucidw share/lucid/models/diqp-small.lucidw; do
   [ -f "$prefix/$f" ] || { echo "FAIL: $f not installed"; exit 1; }
 done
 
