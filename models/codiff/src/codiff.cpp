@@ -169,22 +169,6 @@ torch::Tensor CaveImpl::reconstruct(const torch::Tensor& x, const torch::Tensor&
 // ---------------------------------------------------------------------------------------------
 // U-Net
 
-FilmResBlockImpl::FilmResBlockImpl(int channels, int cond_dim) {
-  conv1_ = register_module("conv1", conv3(channels, channels));
-  conv2_ = register_module("conv2", conv3(channels, channels));
-  film_ = register_module("film", torch::nn::Linear(cond_dim, 2 * channels));
-  zero_linear(film_);
-  torch::NoGradGuard ng;
-  conv2_->weight.mul_(0.2);  // keeps the residual branch small at init (no normalization)
-}
-
-torch::Tensor FilmResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& cond) {
-  auto ss = film_->forward(cond).unsqueeze(-1).unsqueeze(-1).chunk(2, 1);
-  torch::Tensor h = conv1_->forward(x);
-  h = act(h * (1 + ss[0]) + ss[1]);
-  return x + conv2_->forward(h);
-}
-
 RestoreUNetImpl::RestoreUNetImpl(const CodiffConfig& cfg) {
   stem_ = register_module("stem", conv3(12, cfg.c1));
   down1_ = register_module("down1", conv3(cfg.c1, cfg.c2, 2));

@@ -181,4 +181,21 @@ torch::Tensor UpsampleImpl::forward(const torch::Tensor& x) {
   return torch::pixel_shuffle(conv_->forward(x), 2);
 }
 
+FilmResBlockImpl::FilmResBlockImpl(int channels, int cond_dim) {
+  conv1_ = register_module("conv1", conv(channels, channels, 3));
+  conv2_ = register_module("conv2", conv(channels, channels, 3));
+  film_ = register_module("film", torch::nn::Linear(cond_dim, 2 * channels));
+  torch::NoGradGuard ng;
+  film_->weight.zero_();
+  film_->bias.zero_();
+  conv2_->weight.mul_(0.2);  // keeps the residual branch small at init (no normalization)
+}
+
+torch::Tensor FilmResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& cond) {
+  auto ss = film_->forward(cond).unsqueeze(-1).unsqueeze(-1).chunk(2, 1);
+  torch::Tensor h = conv1_->forward(x);
+  h = F::leaky_relu(h * (1 + ss[0]) + ss[1], F::LeakyReLUFuncOptions().negative_slope(0.1));
+  return x + conv2_->forward(h);
+}
+
 }  // namespace lucid::models

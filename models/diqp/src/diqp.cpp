@@ -5,7 +5,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "lucid/models/codiff.h"  // FilmResBlock
+#include "lucid/models/layers.h"  // FilmResBlock
 #include "lucid/models/config_text.h"
 
 namespace lucid::models {

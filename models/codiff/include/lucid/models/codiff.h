@@ -17,6 +17,8 @@
 
 #include <string>
 
+#include "lucid/models/layers.h"  // FilmResBlock
+
 namespace lucid::models {
 
 struct CodiffConfig {
@@ -69,18 +71,6 @@ class CaveImpl : public torch::nn::Module {
   torch::Tensor dct_;  // fixed 8x8 DCT filters (not a parameter; rebuilt per device)
 };
 TORCH_MODULE(Cave);
-
-// Residual block with FiLM conditioning: x + conv(act(film(conv(x)))).
-class FilmResBlockImpl : public torch::nn::Module {
- public:
-  FilmResBlockImpl(int channels, int cond_dim);
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cond);
-
- private:
-  torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
-  torch::nn::Linear film_{nullptr};
-};
-TORCH_MODULE(FilmResBlock);
 
 class RestoreUNetImpl : public torch::nn::Module {
  public:

@@ -117,4 +117,17 @@ torch::nn::Conv2d conv(int in, int out, int kernel, int stride = 1);
 // calls torch::gelu.
 torch::Tensor exact_gelu(const torch::Tensor& x);
 
+// Residual block with FiLM conditioning: x + conv(act(film(conv(x)))), act = leaky ReLU 0.1;
+// the FiLM starts at the identity. The JPEG and the video restorers' U-Nets are made of it.
+class FilmResBlockImpl : public torch::nn::Module {
+ public:
+  FilmResBlockImpl(int channels, int cond_dim);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cond);
+
+ private:
+  torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
+  torch::nn::Linear film_{nullptr};
+};
+TORCH_MODULE(FilmResBlock);
+
 }  // namespace lucid::models
