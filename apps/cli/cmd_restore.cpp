@@ -231,6 +231,21 @@ int cmd_restore(int argc, char** argv) {
   return first_error;
 }
 
+namespace {
+// `img` without its first `s` rows and columns.
+media::Image crop_top_left(const media::Image& img, int s) {
+  if (s == 0) return img;
+  media::Image out = img;
+  out.width = img.width - s;
+  out.height = img.height - s;
+  out.rgb.resize(size_t(out.width) * out.height * 3);
+  for (int y = 0; y < out.height; ++y)
+    std::copy_n(&img.rgb[(size_t(y + s) * img.width + s) * 3], size_t(out.width) * 3,
+                &out.rgb[size_t(y) * out.width * 3]);
+  return out;
+}
+}  // namespace
+
 int cmd_bench_restore(int argc, char** argv) {
   Args a(argc, argv, 2);
   CommonFlags f;
@@ -242,6 +257,10 @@ int cmd_bench_restore(int argc, char** argv) {
   if (a.value({"--tile"}, &v)) rf.tile = parse_int("--tile", v, 256, 4096);
   rf.constraint = !a.flag({"--no-constraint"});
   const bool gray = a.flag({"--gray"});
+  int first_qf = 0, shift = 0;
+  if (a.value({"--first-qf"}, &v)) first_qf = parse_int("--first-qf", v, 1, 100);
+  if (a.value({"--shift"}, &v)) shift = parse_int("--shift", v, 0, 7);
+  if (shift && !first_qf) throw CliError(kExitUsage, "bench-restore: --shift needs --first-qf");
   auto pos = a.positionals();
   if (pos.size() != 1) throw CliError(kExitUsage, "bench-restore: expected one image folder");
   check_device(f);
@@ -263,7 +282,18 @@ int cmd_bench_restore(int argc, char** argv) {
   std::vector<double> min_gain(qfs.size(), 1e9);
   for (size_t fi = 0; fi < files.size(); ++fi) {
     media::Image clean = media::read_image(files[fi]);
-    const media::Image source = clean;
+    media::Image source = clean;
+    if (first_qf) {
+      // Double compression: the photo as a JPEG at the first quality, cropped by `shift`
+      // (the reference too) so that the second grid need not fall on the first.
+      const auto first = jpeg::encode_jpeg(source.rgb.data(), source.width, source.height,
+                                           first_qf, gray ? jpeg::Subsampling::kGray : jpeg::Subsampling::k420, true);
+      source = media::decode_image(first.data(), first.size(), files[fi] + " (first JPEG)");
+      if (source.width <= shift + 8 || source.height <= shift + 8)
+        throw CliError(kExitCorrupt, files[fi] + ": too small for --shift");
+      source = crop_top_left(source, shift);
+      clean = crop_top_left(clean, shift);
+    }
     if (gray) {
       // The reference is the photo's luma, computed as libjpeg computes it for a grayscale
       // JPEG (JCS_RGB -> JCS_GRAYSCALE, 16-bit fixed point).
@@ -323,6 +353,7 @@ int cmd_bench_restore(int argc, char** argv) {
     << "tables, optimized Huffman, at each QF; restored with lucid_restore_jpeg\",\n"
     << "  \"jpeg_constraint\": " << (rf.constraint ? "true" : "false") << ",\n"
     << "  \"gray\": " << (gray ? "true" : "false") << ",\n"
+    << "  \"first_qf\": " << first_qf << ",\n  \"shift\": " << shift << ",\n"
     << "  \"images\": " << files.size() << ",\n  \"qf\": [";
   for (size_t i = 0; i < qfs.size(); ++i) j << (i ? ", " : "") << qfs[i];
   j << "],\n  \"jpeg\": {\"bpp\": " << series(jp, &Stats::bpp)

@@ -191,6 +191,23 @@ TEST_F(RestoreCli, BenchRestore) {
   EXPECT_NE(r.err.find("PSNR-B"), std::string::npos) << r.err;
   EXPECT_EQ(run("bench-restore " + p("clean") + " -o " + p("bench") + model()).code, 5);
   EXPECT_EQ(run("bench-restore " + p("nothere") + model()).code, 2);
+  // Double compression: QF 90 first, the grid shifted by 3 pixels, then QF 30: a different
+  // (cropped, twice compressed) JPEG than the single one, reported as such.
+  auto jpeg_psnr = [](const std::string& json) {
+    const auto at = json.find("\"psnr-rgb\": [", json.find("\"jpeg\""));
+    return std::stod(json.substr(at + 13));
+  };
+  r = run("bench-restore " + p("clean") + " --qf 30 -o " + p("single") + model());
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run("bench-restore " + p("clean") + " --qf 30 --first-qf 90 --shift 3 -o " + p("double") +
+          model());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string d = slurp(p("double/restore.json"));
+  EXPECT_NE(d.find("\"first_qf\": 90"), std::string::npos) << d;
+  EXPECT_NE(d.find("\"shift\": 3"), std::string::npos) << d;
+  EXPECT_NE(jpeg_psnr(d), jpeg_psnr(slurp(p("single/restore.json"))));
+  EXPECT_EQ(run("bench-restore " + p("clean") + " --shift 3 -o " + p("b3") + model()).code, 1);
+  EXPECT_EQ(run("bench-restore " + p("clean") + " --first-qf 90 --shift 8 -o " + p("b4") + model()).code, 1);
 }
 
 }  // namespace
