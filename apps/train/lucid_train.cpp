@@ -68,8 +68,9 @@ const char* kUsage =
     "                                [--ledger FILE.json] [--fp32 1]\n"
     "       lucid-train export-video --init small|tiny [--seed N] --out FILE.lucidw\n"
     "video options: as restore's where they apply, plus --val-stride N [8] (validate every Nth\n"
-    "  frame), --val-crop N [0: whole frames], --no-qp-prob P [0.1]; defaults: --run\n"
-    "  runs/video-small --crop 128 --lr 4e-4 --checkpoint-minutes 5 --eval-minutes 20\n"
+    "  frame), --val-crop N [0: whole frames], --no-qp-prob P [0.1], --ema D (weight averaging\n"
+    "  for validation and DIR/best, 0 = off) [0.999]; defaults: --run runs/video-small\n"
+    "  --crop 128 --lr 4e-4 --checkpoint-minutes 5 --eval-minutes 20\n"
     "restore options (defaults in brackets):\n"
     "  --config small|tiny [small]   --run DIR [runs/restore-small]   --device cpu|cuda [cpu]\n"
     "  -j, --threads N [1]   --batch N [8]   --crop N (multiple of 16) [96]\n"
@@ -254,8 +255,13 @@ int main(int argc, char** argv) {
           {"--val-stride", [&](auto v) { o.val_stride = std::stoi(v); }},
           {"--no-qp-prob", [&](auto v) { o.no_qp_prob = std::stod(v); }},
           {"--loss", [&](auto v) { o.loss = v; }},
+          {"--ema", [&](auto v) { o.ema = std::stod(v); }},
       });
       if (int rc = parse(argc, argv, 2, f)) return rc;
+      if (!(o.ema >= 0 && o.ema < 1)) {
+        std::cerr << "error: video: --ema: expected a decay in [0, 1) (0 = no averaging)\n";
+        return 1;
+      }
       if (o.train_list.empty() || o.val_list.empty()) {
         std::cerr << "error: video: --train and --val are required (data_scripts/build_video_pairs.py makes them)\n";
         return 1;

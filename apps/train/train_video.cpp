@@ -334,6 +334,10 @@ int train_video(const VideoTrainOptions& o) {
   }
   const int64_t step0 = step;
   int64_t saved_step = -1;
+  WeightAverage average(*model, o.ema);
+  if (average.enabled() && !prior.empty() && !average.load(o.run_dir, "last"))
+    std::cerr << "weight average restarts from the checkpoint's weights\n";
+  const std::vector<torch::Tensor>* averaged = average.enabled() ? &average.tensors() : nullptr;
 
   const auto train = load_sequences(o.train_list);
   const auto val = load_sequences(o.val_list);
@@ -376,7 +380,7 @@ int train_video(const VideoTrainOptions& o) {
                {"rng", rng_to_string(rng)},     {"dataset", fingerprint},
                {"val_dataset", val_fingerprint}, {"device", device_description(dev, o.threads)},
                {"batch", std::to_string(o.batch)}, {"crop", std::to_string(o.crop)},
-               {"updated", now_iso8601()}};
+               {"ema", fmt(o.ema)},             {"updated", now_iso8601()}};
     if (v) {
       for (const auto& [k, g] : v->gain) {
         s["val_gain_db_" + k] = fmt(g, 6);
@@ -397,6 +401,7 @@ int train_video(const VideoTrainOptions& o) {
   model->train();
   auto evaluate = [&] {
     const auto t0 = std::chrono::steady_clock::now();
+    average.swap();  // validate (and keep as "best") the averaged weights
     ValResult v = validate(model, val, o.val_stride, o.val_crop, dev);
     std::ostringstream row;
     row << "val," << step << "," << fmt(wall, 8) << "," << fmt(lr) << ",,," << fmt(v.mean_gain);
@@ -414,6 +419,7 @@ int train_video(const VideoTrainOptions& o) {
       bad_evals = 0;
       std::cerr << "validation plateau: lr -> " << lr << "\n";
     }
+    average.swap();
   };
   if (o.eval_at_start) {
     evaluate();
@@ -435,6 +441,7 @@ int train_video(const VideoTrainOptions& o) {
     loss.backward();
     torch::nn::utils::clip_grad_norm_(params, o.clip);
     opt.step();
+    average.update(step);
     double gain_v = 0;
     {
       torch::NoGradGuard ng;
@@ -464,12 +471,13 @@ int train_video(const VideoTrainOptions& o) {
     if (seconds_since(last_ckpt) >= o.checkpoint_minutes * 60 ||
         (o.checkpoint_steps > 0 && step % o.checkpoint_steps == 0)) {
       last_ckpt = std::chrono::steady_clock::now();
-      save_checkpoint(o.run_dir, "last", *model, {&opt}, make_state(nullptr), nullptr, format);
+      save_checkpoint(o.run_dir, "last", *model, {&opt}, make_state(nullptr), averaged, format);
       saved_step = step;
     }
   }
   if (o.eval_at_end && step > step0) evaluate();
-  if (saved_step != step) save_checkpoint(o.run_dir, "last", *model, {&opt}, make_state(nullptr), nullptr, format);
+  if (saved_step != step)
+    save_checkpoint(o.run_dir, "last", *model, {&opt}, make_state(nullptr), averaged, format);
   std::cerr << "stopped at step " << step << " (" << fmt(wall / 3600, 3) << " h in total)\n";
   return 0;
 }

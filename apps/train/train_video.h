@@ -33,6 +33,9 @@ struct VideoTrainOptions {
   double reset_lr = 0;
   std::string loss = "mse";  // mse (1000 x MSE, luma + half chroma) | charbonnier
   double no_qp_prob = 0.1;  // share of samples shown without their QP (streams without one)
+  // Weight averaging decay (as the codec's trainer): validation and DIR/best use the average,
+  // which is steadier than the live weights at batch 8; 0 = off.
+  double ema = 0.999;
 };
 
 struct VideoExportOptions {
