@@ -504,8 +504,9 @@ void FatCodecImpl::adopt(FatCodecImpl& old) {
       throw std::logic_error("adopt: no rule for " + mine.key());
     }
   }
+  const auto their_buffers = old.named_buffers(true);
   for (auto& mine : named_buffers(true))
-    if (const torch::Tensor* src = old.named_buffers(true).find(mine.key()))
+    if (const torch::Tensor* src = their_buffers.find(mine.key()))
       if (src->sizes() == mine.value().sizes()) mine.value().copy_(*src);
 }
 
