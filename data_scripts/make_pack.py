@@ -8,7 +8,8 @@ the list's folder, as lucid-train reads them); data/photos/train.txt + data/phot
 (data_scripts/build_dataset.sh: the shared set plus the Debian photos); the shared set's own
 split, ../shared/data/splits/{train,val}.txt (paths relative to ../shared/data, or --shared DIR).
 
-Output: one uncompressed tar (default data/packs/lucid-pack.tar, at most --max-mib MiB):
+Output: one uncompressed tar (default data/packs/lucid-pack.tar, at most --max-mib MiB; the
+default, auto, is what the GPU machine's 64 MiB leave beside the working tree, less 2 MiB):
   manifest.json   what is inside, where each crop comes from (source path and SHA-256, crop box),
                   the recipe, and "val_fingerprint": the FNV-1a fingerprint lucid-train computes
                   for the validation image list (so a run on the pack keeps its best score)
@@ -111,19 +112,55 @@ def tar_size(sizes):
     return (total + 10239) // 10240 * 10240
 
 
+TRAVEL_LIMIT_MIB = 64  # what the GPU machine receives: working tree and carried paths
+
+
+def travelling_tree_mib():
+    """MiB of the files a GPU run sends: tracked and untracked-not-ignored files (git)."""
+    import subprocess
+    try:
+        out = subprocess.run(["git", "-C", ROOT, "ls-files", "-z", "--cached", "--others",
+                              "--exclude-standard"], check=True, capture_output=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        fail("--max-mib auto needs git and a checkout (%s); pass --max-mib" % e)
+    total = 0
+    for name in out.split(b"\0"):
+        path = os.path.join(ROOT, name.decode())
+        if name and os.path.isfile(path) and not os.path.islink(path):
+            total += os.path.getsize(path)
+    return total / 2**20
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shared", default=os.path.join(ROOT, "..", "shared", "data"))
     ap.add_argument("--train-list")
     ap.add_argument("--val-list")
     ap.add_argument("--out", default=os.path.join(ROOT, "data", "packs", "lucid-pack.tar"))
-    ap.add_argument("--max-mib", type=float, default=20.0)
+    ap.add_argument("--max-mib", default="auto",
+                    help="size limit in MiB, or 'auto': what the GPU machine's 64 MiB leave "
+                         "beside the working tree that travels (git's tracked and untracked, "
+                         "not ignored files), less 2 MiB, at most 40")
     ap.add_argument("--region", type=int, default=384, help="training region side (multiple of 32)")
     ap.add_argument("--min-region", type=int, default=256)
     ap.add_argument("--qstep", type=int, default=3, help="flat JPEG quantisation step (1..255)")
     ap.add_argument("--val-crop", type=int, default=256)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
+    if args.max_mib == "auto":
+        tree = travelling_tree_mib()
+        args.max_mib = min(40.0, TRAVEL_LIMIT_MIB - 2.0 - tree)
+        print("%s: the working tree that travels is %.1f MiB: the pack gets at most %.1f MiB"
+              % (PROG, tree, args.max_mib), file=sys.stderr)
+        if args.max_mib < 4:
+            fail("the working tree (%.1f MiB) leaves no room for a pack within the GPU "
+                 "machine's %d MiB; slim it (lucid-train shelve) or pass --max-mib"
+                 % (tree, TRAVEL_LIMIT_MIB))
+    else:
+        try:
+            args.max_mib = float(args.max_mib)
+        except ValueError:
+            fail("--max-mib: expected a number or auto, not '%s'" % args.max_mib)
 
     if bool(args.train_list) != bool(args.val_list):
         fail("--train-list and --val-list go together")

@@ -14,7 +14,8 @@
 # default), validating on the pack's validation crops before the first step, every
 # --eval-minutes and at the end -> export the best weights when they beat the starting ones on
 # that validation (earlier best scores come from other validation sets) -> put the new compact
-# checkpoints, the exported weights and ledgers and this log in OUT: results.tar split into
+# checkpoints (in their committed form: `lucid-train shelve`), the exported weights and ledgers
+# and this log in OUT: results.tar split into
 # <= 15 MiB parts (results.tar.part*), results.sha256 and gpu_train.log (at most 8 files of
 # <= 16 MiB; checked).
 # Apply them here with: bash apps/train/gpu_apply.sh DIR_WITH_THOSE_FILES
@@ -207,9 +208,7 @@ if [ "$rc_codec" = 0 ]; then
   else
     say "codec: validation did not improve on the starting weights: fat-small.lucidw not exported"
   fi
-  mkdir -p "$stage/models/checkpoints/codec-small"
-  cp -p "$d"/last.model.ckpt "$d"/last.opt*.ckpt "$d"/last.state "$d"/train.csv \
-    "$stage/models/checkpoints/codec-small/"
+  "$trainer" shelve --run "$d" --out "$stage/models/checkpoints/codec-small" > /dev/null
 fi
 if [ "$rc_restore" = 0 ]; then
   d="$work/restore-small"
@@ -219,9 +218,7 @@ if [ "$rc_restore" = 0 ]; then
   else
     say "restorer: validation did not improve on the starting weights: codiff-small.lucidw not exported"
   fi
-  mkdir -p "$stage/models/checkpoints/restore-small"
-  cp -p "$d"/last.model.ckpt "$d"/last.opt*.ckpt "$d"/last.state "$d"/train.csv \
-    "$stage/models/checkpoints/restore-small/"
+  "$trainer" shelve --run "$d" --out "$stage/models/checkpoints/restore-small" > /dev/null
 fi
 for m in codec restore; do
   f="$stage/models/checkpoints/${ckpt[$m]}/last.state"

@@ -57,6 +57,13 @@ const char* kUsage =
     "       lucid-train convert-checkpoint --run DIR [--name last] [--kind codec|restore]\n"
     "                       rewrites DIR/NAME in the compact format (step, optimizer state,\n"
     "                       weight average kept; kind from the config when not given)\n"
+    "       lucid-train probe-codec --weights FILE.lucidw --val LIST [--crop 256 (0: whole)]\n"
+    "                       [--q 0,0.5,1] [-j N]   per q: bpp, PSNR, and the PSNR of the\n"
+    "                       same latents unrounded (the transforms' ceiling)\n"
+    "       lucid-train shelve --run DIR --out DIR [--name last]\n"
+    "                       the committed form of DIR/NAME (e.g. into models/checkpoints/):\n"
+    "                       the weight average becomes the weights, one copy instead of two;\n"
+    "                       optimizer, RNG and trainer state kept, resumes from the average\n"
     "       lucid-train check-pack --pack FILE   summary; a pair pack's single-compression\n"
     "                       pairs are compared with this build's libjpeg-turbo\n"
     "\n"
@@ -313,6 +320,38 @@ int main(int argc, char** argv) {
       if (kind == "restore") return lucid::train::convert_restore_checkpoint(run, name);
       std::cerr << "error: convert-checkpoint: --kind: expected codec or restore\n";
       return 1;
+    }
+    if (cmd == "probe-codec") {
+      lucid::train::CodecProbeOptions o;
+      std::map<std::string, Setter> f = {
+          {"--weights", [&](auto v) { o.weights = v; }},
+          {"--val", [&](auto v) { o.val_list = v; }},
+          {"--crop", [&](auto v) { o.crop = std::stoi(v); }},
+          {"--q", [&](auto v) { o.qualities = v; }},
+          {"-j", [&](auto v) { o.threads = std::stoi(v); }},
+      };
+      if (int rc = parse(argc, argv, 2, f)) return rc;
+      if (o.weights.empty() || o.val_list.empty()) {
+        std::cerr << "error: probe-codec: --weights and --val are required\n";
+        return 1;
+      }
+      return lucid::train::probe_codec(o);
+    }
+    if (cmd == "shelve") {
+      std::string run, out, name = "last";
+      std::map<std::string, Setter> f = {
+          {"--run", [&](auto v) { run = v; }},
+          {"--out", [&](auto v) { out = v; }},
+          {"--name", [&](auto v) { name = v; }},
+      };
+      if (int rc = parse(argc, argv, 2, f)) return rc;
+      if (run.empty() || out.empty()) {
+        std::cerr << "error: shelve: --run and --out are required\n";
+        return 1;
+      }
+      lucid::train::shelve_checkpoint(run, out, name);
+      std::cout << "shelved " << run << "/" << name << " into " << out << "\n";
+      return 0;
     }
     if (cmd == "check-pack") {
       std::string pack;

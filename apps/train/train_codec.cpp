@@ -418,6 +418,58 @@ int export_codec(const CodecExportOptions& o) {
   return 0;
 }
 
+int probe_codec(const CodecProbeOptions& o) {
+  torch::set_num_threads(o.threads);
+  torch::NoGradGuard ng;
+  const models::WeightFile w = models::load_weights(o.weights);
+  if (w.get("arch") != "fat")
+    throw std::runtime_error(o.weights + ": a " + w.get("arch") + " model, not the codec's");
+  const models::FatConfig cfg = models::FatConfig::parse(w.get("config"));
+  models::FatCodec model(cfg);
+  models::import_module(*model, w);
+  model->eval();
+  std::vector<double> qs;
+  {
+    std::stringstream in(o.qualities);
+    for (std::string t; std::getline(in, t, ',');) {
+      const double q = std::stod(t);
+      if (!(q >= 0 && q <= 1)) throw std::runtime_error("--q " + t + ": expected 0..1");
+      qs.push_back(q);
+    }
+  }
+  if (qs.empty()) throw std::runtime_error("--q: no qualities");
+  if (o.crop < 0 || o.crop % 64) throw std::runtime_error("--crop: a multiple of 64, or 0");
+  const auto photos = load_photo_list(o.val_list, std::max(o.crop, 64));
+  std::cout << "q,bpp,psnr,psnr_unrounded  (" << photos.size() << " photos, "
+            << (o.crop ? "centre " + std::to_string(o.crop) + " crops" : std::string("whole"))
+            << ", " << o.weights << " step " << (w.meta.count("train.step") ? w.get("train.step") : "?")
+            << ")\n";
+  for (const double qv : qs) {
+    double bpp = 0, psnr = 0, psnr_u = 0;
+    for (const auto& p : photos) {
+      torch::Tensor x;
+      if (o.crop) {
+        x = center_crop(p, o.crop).unsqueeze(0);
+      } else {
+        const int64_t H = p.rgb.size(1) / 64 * 64, W = p.rgb.size(2) / 64 * 64;
+        x = p.rgb.slice(1, 0, H).slice(2, 0, W).to(torch::kFloat).div(255).unsqueeze(0);
+      }
+      const torch::Tensor q = torch::full({1}, qv, x.options());
+      const auto out = model->forward_train(x, q, /*use_noise=*/false);
+      const auto db = [&](const torch::Tensor& y) {
+        const double mse = torch::mse_loss(y.clamp(0, 1), x).item<double>();
+        return 10 * std::log10(1.0 / std::max(mse, 1e-10)) / photos.size();
+      };
+      bpp += (out.bits_y + out.bits_z).item<double>() / (x.size(2) * x.size(3)) / photos.size();
+      psnr += db(out.x_hat);
+      psnr_u += db(model->synthesis(model->analysis(x) * model->gain(q) * model->inverse_gain(q)));
+    }
+    std::cout << fmt(qv, 3) << "," << fmt(bpp, 4) << "," << fmt(psnr, 4) << "," << fmt(psnr_u, 4)
+              << "\n";
+  }
+  return 0;
+}
+
 int convert_codec_checkpoint(const std::string& run_dir, const std::string& name) {
   torch::set_num_threads(2);
   const StateMap state = read_state(run_dir + "/" + name + ".state");

@@ -50,6 +50,18 @@ struct CodecExportOptions {
   uint64_t init_seed = 1;
 };
 
+// lucid-train probe-codec: what a weight file's transforms can reconstruct. Per quality q, the
+// validation bpp and PSNR (rounded latents, as validation measures them) beside the PSNR of the
+// same latents unrounded, synthesis(analysis(x) * gain(q) * inverse_gain(q)): the ceiling that
+// no entropy model can lift.
+struct CodecProbeOptions {
+  std::string weights, val_list;
+  int crop = 256;  // centre crops; 0: whole photos, cut to a multiple of 64
+  std::string qualities = "0,0.5,1";
+  int threads = 2;
+};
+int probe_codec(const CodecProbeOptions& o);
+
 int train_codec(const CodecTrainOptions& o);
 // Rewrites checkpoint run_dir/name in the compact format (a legacy fp32 checkpoint: same
 // step, optimizer state and weight average, rounded as a compact save rounds them).

@@ -538,12 +538,16 @@ bool WeightAverage::load(const std::string& dir, const std::string& name) {
     const std::string mp = model_ckpt(dir, name);
     if (!fs::exists(mp)) return false;
     const ckpt::File f = ckpt::read_file(mp);
+    // A shelved checkpoint (shelve_checkpoint) stores the average as the weights themselves.
+    const auto shelved = f.meta.find("average");
+    const bool is_live = shelved != f.meta.end() && shelved->second == "live";
     std::vector<torch::Tensor> t;
     for (size_t i = 0; i < names_.size(); ++i) {
-      const ckpt::Entry* e = f.find("ema:" + names_[i]);
+      const ckpt::Entry* e = f.find((is_live ? "p:" : "ema:") + names_[i]);
       if (!e || e->shape != live_[i].sizes().vec()) return false;
       torch::Tensor v = ckpt::decode(*e);
-      if (e->encoding == ckpt::Encoding::kQ8) v = f.tensor("p:" + names_[i]) + v;  // a difference
+      if (!is_live && e->encoding == ckpt::Encoding::kQ8)
+        v = f.tensor("p:" + names_[i]) + v;  // a difference
       t.push_back(v);
     }
     torch::NoGradGuard ng;
@@ -560,6 +564,65 @@ bool WeightAverage::load(const std::string& dir, const std::string& name) {
   torch::NoGradGuard ng;
   for (size_t i = 0; i < t.size(); ++i) avg_[i].copy_(t[i]);
   return true;
+}
+
+namespace {
+// Copies a file byte for byte (std::filesystem::copy_file is avoided, see rm_rf in the tests:
+// LibTorch's wheel exports an older std::filesystem).
+void copy_bytes(const std::string& from, const std::string& to) {
+  std::ifstream in(from, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + from);
+  std::ofstream out(to, std::ios::binary | std::ios::trunc);
+  out << in.rdbuf();
+  out.close();
+  if (!out) throw std::runtime_error("cannot write " + to);
+}
+}  // namespace
+
+void shelve_checkpoint(const std::string& run, const std::string& out, const std::string& name) {
+  if (!checkpoint_exists(run, name))
+    throw std::runtime_error("no checkpoint " + run + "/" + name);
+  if (checkpoint_is_legacy(run, name))
+    throw std::runtime_error(run + "/" + name +
+                             " is a legacy checkpoint: convert it first (convert-checkpoint)");
+  fs::create_directories(out);
+  if (fs::equivalent(run, out))
+    throw std::runtime_error("--out must be another folder than --run");
+  const std::string mp = model_ckpt(run, name);
+  const ckpt::File f = ckpt::read_file(mp);
+  check_step(f, mp, read_state(run + "/" + name + ".state"));
+  ckpt::File shelved;
+  shelved.meta = f.meta;
+  bool averaged = false;
+  for (const auto& e : f.entries) {
+    if (e.name.rfind("ema:", 0) == 0) continue;
+    const ckpt::Entry* avg =
+        e.name.rfind("p:", 0) == 0 ? f.find("ema:" + e.name.substr(2)) : nullptr;
+    if (!avg) {
+      shelved.entries.push_back(e);
+      continue;
+    }
+    torch::Tensor a = ckpt::decode(*avg);
+    if (avg->encoding == ckpt::Encoding::kQ8) a = ckpt::decode(e) + a;  // a difference
+    torch::Tensor unused;
+    shelved.entries.push_back(entry(e.name, ckpt::weight_encoding(a), a, &unused));
+    averaged = true;
+  }
+  if (averaged) shelved.meta["average"] = "live";
+  // The state is written last, as a save does: a folder with a .state names a complete set.
+  const std::string state = out + "/" + name + ".state";
+  fs::remove(state);
+  ckpt::write_file(model_ckpt(out, name) + ".tmp", shelved);
+  commit_file(model_ckpt(out, name) + ".tmp", model_ckpt(out, name));
+  size_t n = 0;
+  for (; fs::exists(opt_ckpt(run, name, n)); ++n) copy_bytes(opt_ckpt(run, name, n), opt_ckpt(out, name, n));
+  remove_optimizer_files(out, name, n, ".ckpt");
+  fs::remove(out + "/" + name + ".model.pt");
+  fs::remove(ema_path(out, name));
+  remove_optimizer_files(out, name, 0, ".pt");
+  if (fs::exists(run + "/train.csv")) copy_bytes(run + "/train.csv", out + "/train.csv");
+  copy_bytes(run + "/" + name + ".state", state + ".tmp");
+  commit_file(state + ".tmp", state);
 }
 
 std::string rng_to_string(const std::mt19937_64& rng) {

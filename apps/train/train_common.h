@@ -113,6 +113,13 @@ class WeightAverage {
   double decay_;
 };
 
+// Writes the committed form of checkpoint RUN/NAME to OUT (NAME.*, train.csv): the weight
+// average becomes the weights ("average live" in the model file, so resuming starts both from
+// it), which stores one copy of the weights instead of two (fat-small: 17.8 instead of 22.9 MB).
+// The optimizer state, RNG and trainer state are kept; a run resumed from OUT continues from
+// the averaged weights, exactly and repeatably. Checkpoints without an average are copied.
+void shelve_checkpoint(const std::string& run, const std::string& out, const std::string& name);
+
 std::string rng_to_string(const std::mt19937_64& rng);
 void rng_from_string(std::mt19937_64& rng, const std::string& s);
 

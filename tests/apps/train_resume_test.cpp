@@ -142,6 +142,49 @@ TEST(TrainResume, ResumedRunEqualsUninterruptedRun) {
     EXPECT_GT(same, 50);
     ASSERT_EQ(run(widened + " --steps 8"), 0);
   }
+  // The committed form (lucid-train shelve): the average becomes the weights, one copy instead
+  // of two; the folder resumes from it, twice alike.
+  {
+    const auto shelve = [&](const char* from, const char* to) {
+      return run("shelve --run " + (dir / from).string() + " --out " + (dir / to).string());
+    };
+    ASSERT_EQ(shelve("a", "g"), 0);
+    EXPECT_NE(shelve("a", "a"), 0);
+    EXPECT_NE(shelve("none", "h"), 0);
+    EXPECT_FALSE(fs::exists(dir / "h" / "last.state"));
+    EXPECT_LT(fs::file_size(dir / "g" / "last.model.ckpt"),
+              fs::file_size(dir / "a" / "last.model.ckpt"));
+    for (const char* f : {"last.opt0.ckpt", "last.opt1.ckpt", "last.state", "train.csv"})
+      EXPECT_TRUE(fs::exists(dir / "g" / f)) << f;
+    const auto exported = [&](const char* r, const char* which) {
+      const auto path = dir / (std::string(r) + which + ".lucidw");
+      EXPECT_EQ(run("export-codec --run " + (dir / r).string() + " --which " + which +
+                    " --fp32 1 --out " + path.string()),
+                0);
+      return lucid::models::load_weights(path.string());
+    };
+    const auto avg = lucid::models::load_weights((dir / "aema.lucidw").string());
+    const auto glast = exported("g", "last"), gema = exported("g", "ema");
+    ASSERT_EQ(glast.tensors.size(), avg.tensors.size());
+    for (size_t i = 0; i < avg.tensors.size(); ++i) {
+      EXPECT_TRUE(torch::equal(glast.tensors[i].second, gema.tensors[i].second))
+          << glast.tensors[i].first;
+      // The average, up to the checkpoint's fp16 rounding of large weights.
+      EXPECT_TRUE(torch::allclose(glast.tensors[i].second, avg.tensors[i].second, 2e-3, 1e-5))
+          << glast.tensors[i].first;
+    }
+    cp_r(dir / "g", dir / "h");
+    ASSERT_EQ(run(common + at("g") + " --steps 9"), 0);
+    ASSERT_EQ(run(common + at("h") + " --steps 9"), 0);
+    for (const char* which : {"last", "ema"}) {
+      const auto g = exported("g", which), h = exported("h", which);
+      EXPECT_EQ(g.get("train.step"), "9");
+      ASSERT_EQ(g.tensors.size(), h.tensors.size());
+      for (size_t i = 0; i < g.tensors.size(); ++i)
+        EXPECT_TRUE(torch::equal(g.tensors[i].second, h.tensors[i].second))
+            << which << " " << g.tensors[i].first;
+    }
+  }
   // A different configuration refuses to resume from this run.
   EXPECT_NE(run(" codec --config small --train " + (dir / "list.txt").string() + " --val " +
                 (dir / "list.txt").string() + " --run " + (dir / "a").string() + " --steps 7"),
