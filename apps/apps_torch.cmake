@@ -18,6 +18,8 @@ endif()
 # Photos are decoded by lucid::media, the CLI's reader, so training sees the pixels inference sees.
 target_link_libraries(lucid-train PRIVATE lucid::models lucid::entropy lucid::media lucid::video_net)
 
+# The CLI writes its JSON (--json, bench and bench-restore files) with nlohmann-json.
+find_package(nlohmann_json 3 REQUIRED)
 add_executable(lucid
   cli/main.cpp
   cli/cmd_codec.cpp
@@ -26,7 +28,8 @@ add_executable(lucid
   cli/rd.cpp
   cli/baselines.cpp
   cli/subprocess.cpp)
-target_link_libraries(lucid PRIVATE lucid::capi lucid::appsupport lucid::media)
+target_link_libraries(lucid PRIVATE lucid::capi lucid::appsupport lucid::media
+                      nlohmann_json::nlohmann_json)
 if(LUCID_INSTALL)
   set_target_properties(lucid PROPERTIES INSTALL_RPATH "${TORCH_INSTALL_PREFIX}/lib")
   install(TARGETS lucid RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})

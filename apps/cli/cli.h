@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "lucid/lucid.h"
 
 namespace lucid::cli {
@@ -91,7 +93,17 @@ struct Timer {
   }
 };
 
-std::string json_escape(const std::string& s);
+// The JSON the commands write (--json, bench's and bench-restore's files): nlohmann-json,
+// keys in the order they are set.
+using Json = nlohmann::ordered_json;
+// `j` as text: on one line (indent < 0) or indented by `indent` spaces, no trailing newline.
+// NaN and infinities are written as null (nlohmann's rule: a BD-rate that cannot be computed,
+// the PSNR of identical images); bytes of strings that are not UTF-8 (a file name can be any
+// bytes) are written as U+FFFD instead of failing.
+std::string json_text(const Json& j, int indent = -1);
+// A float as the double of its shortest decimal form, so that 62.3f is written 62.3 and not
+// 62.29999923706055.
+double json_float(float v);
 std::string with_thousands(uint64_t n);  // 23841 -> "23 841"
 void check_device(const CommonFlags& f);
 

@@ -2,13 +2,14 @@
 // JPEG XL on a folder of images; CompressAI-schema JSON per codec, per-image CSV, BD-rates, and
 // an RD plot.
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <set>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "baselines.h"
 #include "cli.h"
@@ -94,14 +95,6 @@ std::string list_text(const std::vector<double>& v) {
   std::string s;
   for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + format_param(v[i]);
   return s;
-}
-
-std::string json_number(double v) {
-  if (!std::isfinite(v)) return "null";
-  std::ostringstream o;
-  o.precision(6);
-  o << v;
-  return o.str();
 }
 
 }  // namespace
@@ -308,37 +301,41 @@ int cmd_bench(int argc, char** argv) {
   if (with_jpeg)
     for (size_t i = 2; i < curves.size(); ++i) add_bd(curves[i], curves[1]);
 
-  std::ostringstream sum;
-  sum << "{\n  \"images\": " << files.size() << ",\n  \"model\": \"" << json_escape(model)
-      << "\",\n  \"effort\": " << effort << ",\n";
-  if (with_jpeg)
-    sum << "  \"bd_rate_vs_jpeg_percent_0.15_1.0_bpp\": " << json_number(bds[0].in_range)
-        << ",\n  \"bd_rate_vs_jpeg_percent_overlap\": " << json_number(bds[0].overlap) << ",\n";
-  sum << "  \"codecs\": {";
-  for (size_t i = 0; i < curves.size(); ++i)
-    sum << (i ? "," : "") << "\n    \"" << curves[i].key << "\": {\"name\": \""
-        << json_escape(curves[i].name) << "\", \"description\": \""
-        << json_escape(curves[i].description) << "\"}";
-  sum << "\n  },\n  \"skipped\": {";
-  size_t k = 0;
-  for (const auto& [key, why] : skipped)
-    sum << (k++ ? "," : "") << "\n    \"" << key << "\": \"" << json_escape(why) << "\"";
-  sum << (skipped.empty() ? "" : "\n  ") << "},\n";
-  sum << "  \"bd_rate_note\": \"PSNR-RGB, log-rate interpolated piecewise-linearly; A_vs_B is A "
-         "against anchor B, negative = fewer bits; 0.15_1.0_bpp limits to the anchor's rates "
-         "in 0.15-1.0 bpp, overlap uses the whole common PSNR range; overlap_cubic is the classic "
-         "Bjontegaard fit (a cubic per curve, as ../shared/tools/bdrate.py)\",\n";
+  // A BD-rate that cannot be computed is NaN, written as null.
+  Json sum;
+  sum["images"] = files.size();
+  sum["model"] = model;
+  sum["effort"] = effort;
+  if (with_jpeg) {
+    sum["bd_rate_vs_jpeg_percent_0.15_1.0_bpp"] = bds[0].in_range;
+    sum["bd_rate_vs_jpeg_percent_overlap"] = bds[0].overlap;
+  }
+  Json codecs = Json::object();
+  for (const auto& c : curves) {
+    Json one;
+    one["name"] = c.name;
+    one["description"] = c.description;
+    codecs[c.key] = std::move(one);
+  }
+  sum["codecs"] = std::move(codecs);
+  Json skipped_json = Json::object();
+  for (const auto& [key, why] : skipped) skipped_json[key] = why;
+  sum["skipped"] = std::move(skipped_json);
+  sum["bd_rate_note"] =
+      "PSNR-RGB, log-rate interpolated piecewise-linearly; A_vs_B is A against anchor B, "
+      "negative = fewer bits; 0.15_1.0_bpp limits to the anchor's rates in 0.15-1.0 bpp, overlap "
+      "uses the whole common PSNR range; overlap_cubic is the classic Bjontegaard fit (a cubic "
+      "per curve, as ../shared/tools/bdrate.py)";
   const char* ranges[] = {"0.15_1.0_bpp", "overlap", "overlap_cubic"};
   for (int range = 0; range < 3; ++range) {
-    sum << "  \"bd_rate_percent_" << ranges[range] << "\": {";
-    for (size_t i = 0; i < bds.size(); ++i)
-      sum << (i ? "," : "") << "\n    \"" << bds[i].test << "_vs_" << bds[i].anchor << "\": "
-          << json_number(range == 0 ? bds[i].in_range
-                                    : range == 1 ? bds[i].overlap : bds[i].cubic);
-    sum << "\n  }" << (range < 2 ? ",\n" : "\n");
+    Json by_pair = Json::object();
+    for (const auto& b : bds)
+      by_pair[b.test + "_vs_" + b.anchor] =
+          range == 0 ? b.in_range : range == 1 ? b.overlap : b.cubic;
+    sum[std::string("bd_rate_percent_") + ranges[range]] = std::move(by_pair);
   }
-  sum << "}\n";
-  write_text(outdir + "/summary.json", sum.str(), f.overwrite);
+  const std::string summary = json_text(sum, 2) + "\n";
+  write_text(outdir + "/summary.json", summary, f.overwrite);
 
   std::vector<app::RdSeries> series(curves.size());
   for (size_t i = 0; i < curves.size(); ++i) {
@@ -365,7 +362,7 @@ int cmd_bench(int argc, char** argv) {
       std::fprintf(stderr, "  %-5s vs %-5s %+8.2f%% / %+8.2f%% / %+8.2f%%\n", b.test.c_str(),
                    b.anchor.c_str(), b.in_range, b.overlap, b.cubic);
   }
-  if (f.json) std::cout << sum.str();
+  if (f.json) std::cout << summary;
   return kExitOk;
 }
 

@@ -2,7 +2,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "cli.h"
 #include "lucid/media/image_io.h"
@@ -89,11 +90,16 @@ int cmd_encode(int argc, char** argv) {
     std::cerr << line << "\n";
   }
   if (f.json) {
-    std::cout << "{\"input\": \"" << json_escape(in) << "\", \"output\": \""
-              << json_escape(f.output) << "\", \"width\": " << img.width
-              << ", \"height\": " << img.height << ", \"bytes\": " << size
-              << ", \"bpp\": " << bpp << ", \"quality\": " << used_quality
-              << ", \"seconds\": " << seconds << "}\n";
+    Json j;
+    j["input"] = in;
+    j["output"] = f.output;
+    j["width"] = img.width;
+    j["height"] = img.height;
+    j["bytes"] = size;
+    j["bpp"] = bpp;
+    j["quality"] = json_float(used_quality);
+    j["seconds"] = seconds;
+    std::cout << json_text(j) << "\n";
   }
   return kExitOk;
 }
@@ -141,12 +147,19 @@ int cmd_decode(int argc, char** argv) {
     std::cerr << "\n";
   }
   if (f.json) {
-    std::cout << "{\"input\": \"" << json_escape(in) << "\", \"output\": \""
-              << json_escape(f.output) << "\", \"width\": " << w << ", \"height\": " << h
-              << ", \"bytes\": " << data.size() << ", \"bpp\": " << bpp
-              << ", \"seconds\": " << seconds;
-    if (!reference.empty()) std::cout << ", \"psnr\": " << psnr << ", \"ms_ssim\": " << msssim;
-    std::cout << "}\n";
+    Json j;
+    j["input"] = in;
+    j["output"] = f.output;
+    j["width"] = w;
+    j["height"] = h;
+    j["bytes"] = data.size();
+    j["bpp"] = bpp;
+    j["seconds"] = seconds;
+    if (!reference.empty()) {
+      j["psnr"] = psnr;  // identical pixels: infinite, written as null
+      j["ms_ssim"] = msssim;
+    }
+    std::cout << json_text(j) << "\n";
   }
   return kExitOk;
 }
@@ -164,10 +177,15 @@ int cmd_info(int argc, char** argv) {
   for (int i = 0; i < 8; ++i) std::snprintf(hash + 2 * i, 3, "%02x", info.weight_hash[i]);
   const double bpp = 8.0 * data.size() / (double(info.width) * info.height);
   if (f.json) {
-    std::cout << "{\"width\": " << info.width << ", \"height\": " << info.height
-              << ", \"quality\": " << info.quality << ", \"model_id\": \""
-              << json_escape(info.model_id) << "\", \"weight_hash\": \"" << hash
-              << "\", \"bytes\": " << data.size() << ", \"bpp\": " << bpp << "}\n";
+    Json j;
+    j["width"] = info.width;
+    j["height"] = info.height;
+    j["quality"] = json_float(info.quality);
+    j["model_id"] = std::string(info.model_id);
+    j["weight_hash"] = std::string(hash);
+    j["bytes"] = data.size();
+    j["bpp"] = bpp;
+    std::cout << json_text(j) << "\n";
   } else {
     std::printf("%s: %ux%u, quality %.1f, model %s (weights %s), %zu bytes, %.4f bpp\n",
                 in.c_str(), info.width, info.height, info.quality, info.model_id, hash,

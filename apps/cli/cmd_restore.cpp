@@ -6,7 +6,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "cli.h"
 #include "lucid/media/image_io.h"
@@ -124,14 +125,16 @@ Result restore_one(Context& ctx, const std::string& in, const std::string& out,
   return r;
 }
 
-std::string result_json(const Result& r) {
-  std::ostringstream s;
-  s << "{\"input\": \"" << json_escape(r.input) << "\", \"output\": \"" << json_escape(r.output)
-    << "\", \"width\": " << r.width << ", \"height\": " << r.height << ", \"qf\": ";
-  if (r.qf) s << r.qf;
-  else s << "null";
-  s << ", \"qf_source\": \"" << r.qf_source << "\", \"seconds\": " << r.seconds << "}";
-  return s.str();
+Json result_json(const Result& r) {
+  Json j;
+  j["input"] = r.input;
+  j["output"] = r.output;
+  j["width"] = r.width;
+  j["height"] = r.height;
+  j["qf"] = r.qf ? Json(r.qf) : Json(nullptr);
+  j["qf_source"] = r.qf_source;
+  j["seconds"] = r.seconds;
+  return j;
 }
 
 void print_summary(const Result& r) {
@@ -174,7 +177,7 @@ int cmd_restore(int argc, char** argv) {
     setup_context(ctx, rf);
     Result r = restore_one(ctx, in, f.output, rf, f, f.quiet);
     if (!f.quiet) print_summary(r);
-    if (f.json) std::cout << result_json(r) << "\n";
+    if (f.json) std::cout << json_text(result_json(r)) << "\n";
     return kExitOk;
   }
 
@@ -196,8 +199,7 @@ int cmd_restore(int argc, char** argv) {
   setup_context(ctx, rf);
   Timer total;
   int first_error = kExitOk, failed = 0;
-  std::ostringstream json;
-  json << "[";
+  Json json = Json::array();
   for (size_t i = 0; i < files.size(); ++i) {
     try {
       Result r = restore_one(ctx, files[i], outs[i], rf, f, f.quiet);
@@ -207,7 +209,7 @@ int cmd_restore(int argc, char** argv) {
         print_summary(r);
         if (i + 1 < files.size()) std::fprintf(stderr, "        ETA %.0f s\n", eta);
       }
-      json << (i ? ",\n " : "") << result_json(r);
+      json.push_back(result_json(r));
     } catch (const CliError& e) {
       std::cerr << "error: " << e.what() << "\n";
       if (!first_error) first_error = e.code();
@@ -223,11 +225,10 @@ int cmd_restore(int argc, char** argv) {
       ++failed;
     }
   }
-  json << "]\n";
   if (!f.quiet)
     std::fprintf(stderr, "%s: %zu restored, %d failed in %.1f s\n", in.c_str(),
                  files.size() - failed, failed, total.seconds());
-  if (f.json) std::cout << json.str();
+  if (f.json) std::cout << json_text(json) << "\n";
   return first_error;
 }
 
@@ -280,6 +281,7 @@ int cmd_bench_restore(int argc, char** argv) {
   };
   std::vector<Stats> jp(qfs.size()), lu(qfs.size());
   std::vector<double> min_gain(qfs.size(), 1e9);
+  Json per_image = Json::array();
   for (size_t fi = 0; fi < files.size(); ++fi) {
     media::Image clean = media::read_image(files[fi]);
     media::Image source = clean;
@@ -304,6 +306,7 @@ int cmd_bench_restore(int argc, char** argv) {
       clean.gray = true;
     }
     const double share = 1.0 / files.size();
+    std::vector<double> image_jpeg(qfs.size()), image_lucid(qfs.size()), image_gain(qfs.size());
     for (size_t qi = 0; qi < qfs.size(); ++qi) {
       const auto bytes = jpeg::encode_jpeg(
           source.rgb.data(), source.width, source.height, qfs[qi],
@@ -322,6 +325,9 @@ int cmd_bench_restore(int argc, char** argv) {
       lucid_free(rgb);
       const double pj = app::psnr(clean, dec), pr = app::psnr(clean, res);
       min_gain[qi] = std::min(min_gain[qi], pr - pj);
+      image_jpeg[qi] = pj;
+      image_lucid[qi] = pr;
+      image_gain[qi] = pr - pj;
       jp[qi].psnr += share * pj;
       jp[qi].ssim += share * app::ssim(clean, dec);
       jp[qi].psnr_b += share * app::psnr_b(clean, dec);
@@ -334,40 +340,52 @@ int cmd_bench_restore(int argc, char** argv) {
       if (f.verbose)
         std::fprintf(stderr, "  %s QF %d: %.3f -> %.3f dB\n", files[fi].c_str(), qfs[qi], pj, pr);
     }
+    Json one;
+    one["file"] = files[fi];
+    one["jpeg_psnr_rgb"] = image_jpeg;
+    one["psnr_rgb"] = image_lucid;
+    one["gain_db"] = image_gain;
+    per_image.push_back(std::move(one));
     if (!f.quiet) std::cerr << "[" << fi + 1 << "/" << files.size() << "] " << files[fi] << "\n";
   }
   const std::string model = lucid_context_model_id(ctx.get());
   auto series = [&](const std::vector<Stats>& s, double Stats::*m) {
-    std::ostringstream o;
-    o.precision(6);
-    o << "[";
-    for (size_t i = 0; i < s.size(); ++i) o << (i ? ", " : "") << s[i].*m;
-    o << "]";
-    return o.str();
+    Json a = Json::array();
+    for (const auto& x : s) a.push_back(x.*m);
+    return a;
   };
-  std::ostringstream j;
-  j.precision(6);
-  j << "{\n  \"name\": \"lucid-" << json_escape(model) << "\",\n  \"description\": \"JPEG "
-    << "artifact removal on " << json_escape(pos[0]) << ": libjpeg-turbo "
-    << (gray ? "grayscale (PSNR of the luma)" : "4:2:0") << " baseline IJG "
-    << "tables, optimized Huffman, at each QF; restored with lucid_restore_jpeg\",\n"
-    << "  \"jpeg_constraint\": " << (rf.constraint ? "true" : "false") << ",\n"
-    << "  \"gray\": " << (gray ? "true" : "false") << ",\n"
-    << "  \"first_qf\": " << first_qf << ",\n  \"shift\": " << shift << ",\n"
-    << "  \"images\": " << files.size() << ",\n  \"qf\": [";
-  for (size_t i = 0; i < qfs.size(); ++i) j << (i ? ", " : "") << qfs[i];
-  j << "],\n  \"jpeg\": {\"bpp\": " << series(jp, &Stats::bpp)
-    << ", \"psnr-rgb\": " << series(jp, &Stats::psnr) << ", \"ssim-rgb\": "
-    << series(jp, &Stats::ssim) << ", \"psnr-b-rgb\": " << series(jp, &Stats::psnr_b) << "},\n"
-    << "  \"results\": {\"psnr-rgb\": " << series(lu, &Stats::psnr)
-    << ", \"ssim-rgb\": " << series(lu, &Stats::ssim)
-    << ", \"psnr-b-rgb\": " << series(lu, &Stats::psnr_b)
-    << ", \"restore_time\": " << series(lu, &Stats::seconds) << "},\n  \"psnr_gain_db\": [";
-  for (size_t i = 0; i < qfs.size(); ++i) j << (i ? ", " : "") << lu[i].psnr - jp[i].psnr;
-  j << "],\n  \"min_image_psnr_gain_db\": [";
-  for (size_t i = 0; i < qfs.size(); ++i) j << (i ? ", " : "") << min_gain[i];
-  j << "]\n}\n";
-  write_text(json_path, j.str(), f.overwrite);
+  Json j;
+  j["name"] = "lucid-" + model;
+  j["description"] = "JPEG artifact removal on " + pos[0] + ": libjpeg-turbo " +
+                     (gray ? "grayscale (PSNR of the luma)" : "4:2:0") +
+                     " baseline IJG tables, optimized Huffman, at each QF; restored with "
+                     "lucid_restore_jpeg";
+  j["jpeg_constraint"] = rf.constraint;
+  j["gray"] = gray;
+  j["first_qf"] = first_qf;
+  j["shift"] = shift;
+  j["images"] = files.size();
+  j["qf"] = qfs;
+  Json jpeg_json;
+  jpeg_json["bpp"] = series(jp, &Stats::bpp);
+  jpeg_json["psnr-rgb"] = series(jp, &Stats::psnr);
+  jpeg_json["ssim-rgb"] = series(jp, &Stats::ssim);
+  jpeg_json["psnr-b-rgb"] = series(jp, &Stats::psnr_b);
+  j["jpeg"] = std::move(jpeg_json);
+  Json results;
+  results["psnr-rgb"] = series(lu, &Stats::psnr);
+  results["ssim-rgb"] = series(lu, &Stats::ssim);
+  results["psnr-b-rgb"] = series(lu, &Stats::psnr_b);
+  results["restore_time"] = series(lu, &Stats::seconds);
+  j["results"] = std::move(results);
+  Json gain = Json::array();
+  for (size_t i = 0; i < qfs.size(); ++i) gain.push_back(lu[i].psnr - jp[i].psnr);
+  j["psnr_gain_db"] = std::move(gain);
+  j["min_image_psnr_gain_db"] = min_gain;
+  // Each image's PSNR at each QF: JPEG, restored, and the gain (their mean is psnr_gain_db).
+  j["per_image"] = std::move(per_image);
+  const std::string text = json_text(j, 2) + "\n";
+  write_text(json_path, text, f.overwrite);
   if (!f.quiet) {
     std::fprintf(stderr, "%4s %7s | %8s %7s %8s | %8s %7s %8s | %7s %6s\n", "QF", "bpp",
                  "JPEG", "SSIM", "PSNR-B", "Lucid", "SSIM", "PSNR-B", "gain", "s/img");
@@ -377,7 +395,7 @@ int cmd_bench_restore(int argc, char** argv) {
                    lu[i].ssim, lu[i].psnr_b, lu[i].psnr - jp[i].psnr, lu[i].seconds);
     std::fprintf(stderr, "wrote %s\n", json_path.c_str());
   }
-  if (f.json) std::cout << j.str();
+  if (f.json) std::cout << text;
   return kExitOk;
 }
 

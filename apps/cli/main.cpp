@@ -1,9 +1,12 @@
 // lucid: learned image compression and JPEG restoration from the command line.
-#include <cstdio>
+#include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "cli.h"
 #include "lucid/media/image_io.h"
@@ -150,21 +153,17 @@ void Context::check(lucid_status s, const std::string& what) const {
   }
 }
 
-std::string json_escape(const std::string& s) {
-  std::string o;
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      o += '\\';
-      o += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\u%04x", c);
-      o += b;
-    } else {
-      o += static_cast<char>(c);
-    }
-  }
-  return o;
+std::string json_text(const Json& j, int indent) {
+  return j.dump(indent, ' ', false, Json::error_handler_t::replace);
+}
+
+double json_float(float v) {
+  if (!std::isfinite(v)) return v;
+  char text[32];
+  const auto end = std::to_chars(text, text + sizeof text, v).ptr;  // shortest round trip
+  double d = v;
+  std::from_chars(text, end, d);
+  return d;
 }
 
 std::string with_thousands(uint64_t n) {

@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "cli.h"
 
@@ -128,23 +129,22 @@ double bd_rate_cubic(const std::vector<RdPoint>& anchor, const std::vector<RdPoi
 
 std::string compressai_json(const std::string& name, const std::string& description,
                             const std::vector<RdPoint>& pts) {
-  std::ostringstream o;
-  o.precision(6);
-  auto arr = [&](const char* key, auto get, bool last) {
-    o << "    \"" << key << "\": [";
-    for (size_t i = 0; i < pts.size(); ++i) o << (i ? ", " : "") << get(pts[i]);
-    o << "]" << (last ? "\n" : ",\n");
+  auto arr = [&](double RdPoint::*m) {
+    Json a = Json::array();
+    for (const auto& p : pts) a.push_back(p.*m);
+    return a;
   };
-  o << "{\n  \"name\": \"" << json_escape(name) << "\",\n  \"description\": \""
-    << json_escape(description)
-    << "\",\n  \"results\": {\n";
-  arr("bpp", [](const RdPoint& p) { return p.bpp; }, false);
-  arr("psnr-rgb", [](const RdPoint& p) { return p.psnr; }, false);
-  arr("ms-ssim-rgb", [](const RdPoint& p) { return p.ms_ssim; }, false);
-  arr("encoding_time", [](const RdPoint& p) { return p.enc_s; }, false);
-  arr("decoding_time", [](const RdPoint& p) { return p.dec_s; }, true);
-  o << "  }\n}\n";
-  return o.str();
+  Json results;
+  results["bpp"] = arr(&RdPoint::bpp);
+  results["psnr-rgb"] = arr(&RdPoint::psnr);
+  results["ms-ssim-rgb"] = arr(&RdPoint::ms_ssim);
+  results["encoding_time"] = arr(&RdPoint::enc_s);
+  results["decoding_time"] = arr(&RdPoint::dec_s);
+  Json j;
+  j["name"] = name;
+  j["description"] = description;
+  j["results"] = std::move(results);
+  return json_text(j, 2) + "\n";
 }
 
 }  // namespace lucid::cli

@@ -1,6 +1,7 @@
 // `lucid bench` against the baseline codecs: each available tool gives its points in order of
 // rate, BD-rates are finite, a missing tool is a one-line note, a failing one a clear error.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include <vector>
 
 namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;
 
 namespace {
 
@@ -54,24 +56,26 @@ void write_ppm(const fs::path& p, int w, int h, uint32_t seed) {
     }
 }
 
-// The numbers of a JSON array "key": [a, b, ...] (enough for the files bench writes).
-std::vector<double> json_array(const std::string& text, const std::string& key) {
+// A JSON file parsed; one that is not JSON fails the test and gives null.
+Json read_json(const fs::path& p) {
+  const std::string text = slurp(p);
+  Json j = Json::parse(text, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << p << " is not JSON: " << text;
+  return j.is_discarded() ? Json() : j;
+}
+
+// The numbers of a CompressAI file's results[key]; empty if missing.
+std::vector<double> results_array(const Json& codec, const std::string& key) {
   std::vector<double> out;
-  size_t at = text.find("\"" + key + "\": [");
-  if (at == std::string::npos) return out;
-  const size_t open = text.find('[', at), close = text.find(']', at);
-  std::stringstream s(text.substr(open + 1, close - open - 1));
-  for (std::string item; std::getline(s, item, ',');) out.push_back(std::stod(item));
+  if (!codec.contains("results") || !codec["results"].contains(key)) return out;
+  for (const auto& v : codec["results"][key]) out.push_back(v.get<double>());
   return out;
 }
 
-// The value of "key": number in a JSON text; NaN for null or a missing key.
-double json_number(const std::string& text, const std::string& key) {
-  size_t at = text.find("\"" + key + "\": ");
-  if (at == std::string::npos) return NAN;
-  const std::string rest = text.substr(at + key.size() + 4);
-  if (rest.rfind("null", 0) == 0) return NAN;
-  return std::stod(rest);
+// obj[key] as a number; NaN for null (a BD-rate that cannot be computed) or a missing key.
+double number(const Json& obj, const std::string& key) {
+  if (!obj.is_object() || !obj.contains(key) || !obj[key].is_number()) return NAN;
+  return obj[key].get<double>();
 }
 
 class BenchCli : public ::testing::Test {
@@ -125,15 +129,24 @@ TEST_F(BenchCli, EveryAvailableBaselineGivesItsCurveAndBdRates) {
   auto r = run(bench_args("out"));
   ASSERT_EQ(r.code, 0) << r.err;
   const fs::path out = dir_ / "out";
-  const std::string summary = slurp(out / "summary.json");
+  const Json summary = read_json(out / "summary.json");
+  EXPECT_EQ(summary.value("images", 0), 2) << summary;
+  EXPECT_EQ(summary.value("effort", 0), 1) << summary;
+  ASSERT_TRUE(summary.contains("bd_rate_percent_overlap")) << summary;
+  ASSERT_TRUE(summary.contains("bd_rate_percent_overlap_cubic")) << summary;
   // Overlap BD-rates: the tiny test images sit mostly above 1 bpp.
-  const std::string overlap = summary.substr(summary.find("\"bd_rate_percent_overlap\""));
-  EXPECT_TRUE(std::isfinite(json_number(overlap, "lucid_vs_jpeg"))) << summary;
-  // The classic cubic Bjontegaard needs 4 points: Lucid has 3 here.
-  const std::string cubic = summary.substr(summary.find("\"bd_rate_percent_overlap_cubic\""));
-  EXPECT_EQ(cubic.find("\"lucid_vs_jpeg\": null"), cubic.find("\"lucid_vs_jpeg\""));
-  EXPECT_EQ(json_array(slurp(out / "lucid.json"), "bpp").size(), 3u);
-  EXPECT_EQ(json_array(slurp(out / "jpeg.json"), "bpp").size(), 12u);
+  const Json& overlap = summary["bd_rate_percent_overlap"];
+  EXPECT_TRUE(std::isfinite(number(overlap, "lucid_vs_jpeg"))) << summary;
+  EXPECT_EQ(number(summary, "bd_rate_vs_jpeg_percent_overlap"), number(overlap, "lucid_vs_jpeg"));
+  // The classic cubic Bjontegaard needs 4 points: Lucid has 3 here, so it is null.
+  const Json& cubic = summary["bd_rate_percent_overlap_cubic"];
+  ASSERT_TRUE(cubic.contains("lucid_vs_jpeg")) << summary;
+  EXPECT_TRUE(cubic["lucid_vs_jpeg"].is_null()) << summary;
+  const Json lucid = read_json(out / "lucid.json");
+  EXPECT_EQ(results_array(lucid, "bpp").size(), 3u);
+  for (const char* key : {"psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"})
+    EXPECT_EQ(results_array(lucid, key).size(), 3u) << key;
+  EXPECT_EQ(results_array(read_json(out / "jpeg.json"), "bpp").size(), 12u);
   int available = 0;
   for (const auto& b : kBaselines) {
     SCOPED_TRACE(b.key);
@@ -144,17 +157,18 @@ TEST_F(BenchCli, EveryAvailableBaselineGivesItsCurveAndBdRates) {
       continue;
     }
     ++available;
-    const std::string text = slurp(json);
-    const auto bpp = json_array(text, "bpp");
-    const auto psnr = json_array(text, "psnr-rgb");
-    ASSERT_EQ(bpp.size(), b.points) << text;
+    const Json codec = read_json(json);
+    const auto bpp = results_array(codec, "bpp");
+    const auto psnr = results_array(codec, "psnr-rgb");
+    ASSERT_EQ(bpp.size(), b.points) << codec;
     ASSERT_EQ(psnr.size(), b.points);
     for (size_t i = 1; i < bpp.size(); ++i) EXPECT_GT(bpp[i], bpp[i - 1]) << "point " << i;
     for (double p : psnr) EXPECT_TRUE(p > 15 && p < 99) << p;
-    EXPECT_NE(text.find("\"description\": \""), std::string::npos);
-    EXPECT_TRUE(std::isfinite(json_number(overlap, std::string(b.key) + "_vs_jpeg"))) << summary;
-    EXPECT_TRUE(std::isfinite(json_number(overlap, std::string("lucid_vs_") + b.key))) << summary;
-    EXPECT_TRUE(std::isfinite(json_number(cubic, std::string(b.key) + "_vs_jpeg"))) << summary;
+    EXPECT_EQ(codec.value("name", ""), b.key) << codec;
+    EXPECT_FALSE(codec.value("description", "").empty()) << codec;
+    EXPECT_TRUE(std::isfinite(number(overlap, std::string(b.key) + "_vs_jpeg"))) << summary;
+    EXPECT_TRUE(std::isfinite(number(overlap, std::string("lucid_vs_") + b.key))) << summary;
+    EXPECT_TRUE(std::isfinite(number(cubic, std::string(b.key) + "_vs_jpeg"))) << summary;
   }
   // One CSV row per image and point; the odd file name is quoted, never run by a shell.
   const std::string csv = slurp(out / "points.csv");
@@ -181,8 +195,10 @@ TEST_F(BenchCli, MissingToolIsSkippedWithANote) {
   EXPECT_FALSE(fs::exists(dir_ / "out" / "avif.json"));
   EXPECT_FALSE(fs::exists(dir_ / "out" / "jxl.json"));
   EXPECT_EQ(fs::exists(dir_ / "out" / "webp.json"), !which("cwebp").empty());
-  const std::string summary = slurp(dir_ / "out" / "summary.json");
-  EXPECT_NE(summary.find("\"avif\": \"avifenc not found in PATH\""), std::string::npos) << summary;
+  const Json summary = read_json(dir_ / "out" / "summary.json");
+  ASSERT_TRUE(summary.contains("skipped")) << summary;
+  EXPECT_EQ(summary["skipped"].value("avif", ""), "avifenc not found in PATH") << summary;
+  EXPECT_FALSE(summary["skipped"].contains("jxl")) << summary;
 
   r = run(bench_args("out2", "--baselines jpeg,heic"));
   EXPECT_EQ(r.code, 1);

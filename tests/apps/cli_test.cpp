@@ -1,5 +1,6 @@
 // The lucid CLI as a user meets it: exit codes, "error: what: why" lines, no overwriting.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <cstdlib>
@@ -7,8 +8,10 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;
 
 namespace {
 
@@ -27,14 +30,20 @@ class Cli : public ::testing::Test {
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
-  Result run(const std::string& args) {
+  // Runs lucid; stderr is returned, stdout too when `out` is given.
+  Result run(const std::string& args, std::string* out = nullptr) {
     const std::string err = (dir_ / "stderr.txt").string();
-    const std::string cmd = std::string(LUCID_CLI) + " " + args + " > /dev/null 2> " + err;
+    const std::string so = out ? (dir_ / "stdout.txt").string() : "/dev/null";
+    const std::string cmd = std::string(LUCID_CLI) + " " + args + " > " + so + " 2> " + err;
     const int rc = std::system(cmd.c_str());
-    std::ifstream in(err);
+    if (out) *out = slurp(so);
+    return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(err)};
+  }
+  static std::string slurp(const std::string& path) {
+    std::ifstream in(path);
     std::stringstream s;
     s << in.rdbuf();
-    return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, s.str()};
+    return s.str();
   }
   std::string p(const std::string& name) { return (dir_ / name).string(); }
   std::string model() { return std::string(LUCID_SOURCE_DIR) + "/tests/data/fat-tiny.lucidw"; }
@@ -95,6 +104,69 @@ TEST_F(Cli, ExitCodesAndMessages) {
   // An image file given to decode is not a stream.
   r = run("decode " + sample() + " -o " + p("y.png") + " --model " + model());
   EXPECT_EQ(r.code, 3) << r.err;
+}
+
+// The keys of a JSON object, in order.
+std::vector<std::string> keys(const Json& j) {
+  std::vector<std::string> k;
+  for (auto it = j.begin(); it != j.end(); ++it) k.push_back(it.key());
+  return k;
+}
+
+// --json: one object on one line of stdout, its keys in a fixed order.
+TEST_F(Cli, JsonOutputs) {
+  std::string out;
+  auto r = run("encode " + sample() + " -o " + p("a.lucid") + " -q 40 --json --model " + model(),
+               &out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(out.find('\n'), out.size() - 1) << out;
+  Json j = Json::parse(out);
+  EXPECT_EQ(keys(j), (std::vector<std::string>{"input", "output", "width", "height", "bytes",
+                                               "bpp", "quality", "seconds"}))
+      << out;
+  EXPECT_EQ(j["input"], sample());
+  EXPECT_EQ(j["output"], p("a.lucid"));
+  EXPECT_EQ(j["width"], 500);
+  EXPECT_EQ(j["height"], 500);
+  EXPECT_EQ(j["bytes"], fs::file_size(p("a.lucid")));
+  EXPECT_DOUBLE_EQ(j["bpp"].get<double>(), 8.0 * fs::file_size(p("a.lucid")) / (500 * 500));
+  EXPECT_EQ(j["quality"], 40.0);
+
+  r = run("info " + p("a.lucid") + " --json", &out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(out.find('\n'), out.size() - 1) << out;
+  j = Json::parse(out);
+  EXPECT_EQ(keys(j), (std::vector<std::string>{"width", "height", "quality", "model_id",
+                                               "weight_hash", "bytes", "bpp"}))
+      << out;
+  EXPECT_NEAR(j["quality"].get<double>(), 40.0, 0.01) << out;
+  EXPECT_EQ(j["model_id"].get<std::string>().empty(), false) << out;
+  EXPECT_EQ(j["weight_hash"].get<std::string>().size(), 16u) << out;
+
+  r = run("decode " + p("a.lucid") + " -o " + p("a.png") + " --compare " + sample() +
+              " --json --model " + model(),
+          &out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  j = Json::parse(out);
+  EXPECT_EQ(keys(j), (std::vector<std::string>{"input", "output", "width", "height", "bytes",
+                                               "bpp", "seconds", "psnr", "ms_ssim"}))
+      << out;
+  EXPECT_TRUE(j["psnr"].is_number()) << out;  // fat-tiny has random weights: a low PSNR
+  EXPECT_TRUE(j["ms_ssim"].is_number()) << out;
+  // Against its own decoded pixels the PSNR is infinite: written as null, still JSON.
+  r = run("decode " + p("a.lucid") + " -o " + p("b.png") + " --compare " + p("a.png") +
+              " --json --model " + model(),
+          &out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  j = Json::parse(out);
+  EXPECT_TRUE(j["psnr"].is_null()) << out;
+  EXPECT_EQ(j["ms_ssim"], 1.0) << out;
+  // Without --compare there is no psnr or ms_ssim.
+  r = run("decode " + p("a.lucid") + " -o " + p("c.png") + " --json --model " + model(), &out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  j = Json::parse(out);
+  EXPECT_FALSE(j.contains("psnr")) << out;
+  EXPECT_FALSE(j.contains("ms_ssim")) << out;
 }
 
 TEST_F(Cli, TargetSizeIsRespected) {

@@ -4,18 +4,30 @@
 #include "lucid/media/jpeg_io.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;
 
 namespace {
+
+// A JSON text parsed; a text that is not JSON fails the test and gives null.
+Json parse(const std::string& text) {
+  Json j = Json::parse(text, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << "not JSON: " << text;
+  return j.is_discarded() ? Json() : j;
+}
 
 class RestoreCli : public ::testing::Test {
  protected:
@@ -58,8 +70,14 @@ TEST_F(RestoreCli, RestoresJpegWithQualityFromFile) {
   EXPECT_TRUE(fs::exists(p("out.png")));
   EXPECT_EQ(slurp(p("out.png")).substr(1, 3), "PNG");
   EXPECT_NE(r.err.find("120x88, QF 25 (file)"), std::string::npos) << r.err;
-  EXPECT_NE(r.out.find("\"qf\": 25"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("\"qf_source\": \"file\""), std::string::npos) << r.out;
+  Json j = parse(r.out);
+  EXPECT_EQ(j.value("qf", 0), 25) << r.out;
+  EXPECT_EQ(j.value("qf_source", ""), "file") << r.out;
+  EXPECT_EQ(j.value("input", ""), data("restore-q25.jpg")) << r.out;
+  EXPECT_EQ(j.value("output", ""), p("out.png")) << r.out;
+  EXPECT_EQ(j.value("width", 0), 120) << r.out;
+  EXPECT_EQ(j.value("height", 0), 88) << r.out;
+  EXPECT_TRUE(j["seconds"].is_number()) << r.out;
   // The projection onto the file's quantization intervals changes the network's output;
   // --no-constraint returns it as is. A user-given QF overrides the file's for JPEG input too.
   r = run("restore " + data("restore-q25.jpg") + " -o " + p("raw.png") + " --no-constraint" +
@@ -76,7 +94,7 @@ TEST_F(RestoreCli, PngInputUsesCaveOrGivenQuality) {
   auto r = run("restore " + data("sample.png") + " -o " + p("a.png") + " --quiet --json" + model());
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(r.err.empty()) << r.err;
-  EXPECT_NE(r.out.find("\"qf_source\": \"cave\""), std::string::npos) << r.out;
+  EXPECT_EQ(parse(r.out).value("qf_source", ""), "cave") << r.out;
   r = run("restore " + data("sample.png") + " -o " + p("b.ppm") + " --qf 40 --tile 256" + model());
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("QF 40 (user)"), std::string::npos) << r.err;
@@ -96,7 +114,7 @@ TEST_F(RestoreCli, GrayscaleJpegRestoresToGray) {
     auto r = run("restore " + p("gray.jpg") + " -o " + p("gray.png") + " -y --json" + flag +
                  model());
     ASSERT_EQ(r.code, 0) << r.err;
-    EXPECT_NE(r.out.find("\"qf\": 20"), std::string::npos) << r.out;
+    EXPECT_EQ(parse(r.out).value("qf", 0), 20) << r.out;
     const std::string png = slurp(p("gray.png"));
     ASSERT_GT(png.size(), 26u);
     EXPECT_EQ(png[25], 0) << "PNG colour type (0 = gray)" << flag;
@@ -162,8 +180,16 @@ TEST_F(RestoreCli, Folder) {
   fs::create_directories(p("in"));
   fs::copy_file(data("restore-q25.jpg"), p("in/a.jpg"));
   fs::copy_file(data("sample.png"), p("in/b.png"));
-  auto r = run("restore " + p("in") + " -o " + p("out") + model());
+  auto r = run("restore " + p("in") + " -o " + p("out") + " --json" + model());
   ASSERT_EQ(r.code, 0) << r.err;
+  // --json on a folder: an array, one object per restored file, in the files' order.
+  const Json list = parse(r.out);
+  ASSERT_TRUE(list.is_array()) << r.out;
+  ASSERT_EQ(list.size(), 2u) << r.out;
+  EXPECT_EQ(list[0].value("output", ""), p("out/a.png"));
+  EXPECT_EQ(list[0].value("qf_source", ""), "file");
+  EXPECT_EQ(list[1].value("output", ""), p("out/b.png"));
+  EXPECT_EQ(list[1].value("qf_source", ""), "cave");
   EXPECT_TRUE(fs::exists(p("out/a.png")));
   EXPECT_TRUE(fs::exists(p("out/b.png")));
   EXPECT_NE(r.err.find("[2/2]"), std::string::npos) << r.err;
@@ -180,22 +206,58 @@ TEST_F(RestoreCli, Folder) {
 TEST_F(RestoreCli, BenchRestore) {
   fs::create_directories(p("clean"));
   fs::copy_file(data("sample.png"), p("clean/s.png"));
+  fs::copy_file(data("restore-q25.jpg"), p("clean/r.jpg"));  // a second, smaller photo
   auto r = run("bench-restore " + p("clean") + " --qf 10,30 -o " + p("bench") + " --json" + model());
   ASSERT_EQ(r.code, 0) << r.err;
-  const std::string j = slurp(p("bench/restore.json"));
-  EXPECT_NE(j.find("\"qf\": [10, 30]"), std::string::npos) << j;
-  EXPECT_NE(j.find("\"psnr-b-rgb\""), std::string::npos) << j;
-  EXPECT_NE(j.find("\"ssim-rgb\""), std::string::npos) << j;
-  EXPECT_NE(j.find("\"jpeg_constraint\": true"), std::string::npos) << j;
-  EXPECT_EQ(r.out, j);
+  const std::string text = slurp(p("bench/restore.json"));
+  EXPECT_EQ(r.out, text);
+  Json j = parse(text);
+  std::vector<std::string> keys;
+  for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
+  EXPECT_EQ(keys, (std::vector<std::string>{"name", "description", "jpeg_constraint", "gray",
+                                            "first_qf", "shift", "images", "qf", "jpeg",
+                                            "results", "psnr_gain_db", "min_image_psnr_gain_db",
+                                            "per_image"}))
+      << text;
+  EXPECT_EQ(j["qf"], Json({10, 30})) << text;
+  EXPECT_EQ(j["images"], 2) << text;
+  EXPECT_EQ(j["jpeg_constraint"], true) << text;
+  for (const char* part : {"jpeg", "results"})
+    for (const char* key : {"psnr-rgb", "ssim-rgb", "psnr-b-rgb"}) {
+      ASSERT_TRUE(j[part].contains(key)) << part << " " << key << "\n" << text;
+      EXPECT_EQ(j[part][key].size(), 2u) << part << " " << key;
+    }
+  // per_image: one entry per image (in the order of the folder's listing), one value per QF;
+  // the gains are restored minus JPEG, their mean is psnr_gain_db and their minimum
+  // min_image_psnr_gain_db.
+  Json per = j["per_image"];
+  ASSERT_TRUE(per.is_array()) << text;
+  ASSERT_EQ(per.size(), 2u) << text;
+  EXPECT_EQ(per[0].value("file", ""), p("clean/r.jpg"));
+  EXPECT_EQ(per[1].value("file", ""), p("clean/s.png"));
+  for (auto& one : per)
+    for (const char* key : {"jpeg_psnr_rgb", "psnr_rgb", "gain_db"})
+      ASSERT_EQ(one[key].size(), 2u) << key << "\n" << text;
+  for (size_t qi = 0; qi < 2; ++qi) {
+    double mean = 0, least = 1e9;
+    for (auto& one : per) {
+      const double gain = one["gain_db"][qi].get<double>();
+      EXPECT_DOUBLE_EQ(gain, one["psnr_rgb"][qi].get<double>() -
+                                 one["jpeg_psnr_rgb"][qi].get<double>());
+      mean += gain / per.size();
+      least = std::min(least, gain);
+    }
+    const double want = j["psnr_gain_db"][qi].get<double>();
+    EXPECT_NEAR(mean, want, 1e-6 * std::max(1.0, std::fabs(want))) << "QF index " << qi;
+    EXPECT_DOUBLE_EQ(least, j["min_image_psnr_gain_db"][qi].get<double>());
+  }
   EXPECT_NE(r.err.find("PSNR-B"), std::string::npos) << r.err;
   EXPECT_EQ(run("bench-restore " + p("clean") + " -o " + p("bench") + model()).code, 5);
   EXPECT_EQ(run("bench-restore " + p("nothere") + model()).code, 2);
   // Double compression: QF 90 first, the grid shifted by 3 pixels, then QF 30: a different
   // (cropped, twice compressed) JPEG than the single one, reported as such.
   auto jpeg_psnr = [](const std::string& json) {
-    const auto at = json.find("\"psnr-rgb\": [", json.find("\"jpeg\""));
-    return std::stod(json.substr(at + 13));
+    return parse(json)["jpeg"]["psnr-rgb"][0].get<double>();
   };
   r = run("bench-restore " + p("clean") + " --qf 30 -o " + p("single") + model());
   ASSERT_EQ(r.code, 0) << r.err;
@@ -203,8 +265,8 @@ TEST_F(RestoreCli, BenchRestore) {
           model());
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string d = slurp(p("double/restore.json"));
-  EXPECT_NE(d.find("\"first_qf\": 90"), std::string::npos) << d;
-  EXPECT_NE(d.find("\"shift\": 3"), std::string::npos) << d;
+  EXPECT_EQ(parse(d)["first_qf"], 90) << d;
+  EXPECT_EQ(parse(d)["shift"], 3) << d;
   EXPECT_NE(jpeg_psnr(d), jpeg_psnr(slurp(p("single/restore.json"))));
   EXPECT_EQ(run("bench-restore " + p("clean") + " --shift 3 -o " + p("b3") + model()).code, 1);
   EXPECT_EQ(run("bench-restore " + p("clean") + " --first-qf 90 --shift 8 -o " + p("b4") + model()).code, 1);
