@@ -77,7 +77,8 @@ const char* kUsage =
     "       lucid-train export-video --init small|tiny [--seed N] --out FILE.lucidw\n"
     "video options: as restore's where they apply, plus --val-stride N [8] (validate every Nth\n"
     "  frame), --val-crop N [0: whole frames], --no-qp-prob P [0.1], --ema D (weight averaging\n"
-    "  for validation and DIR/best, 0 = off) [0.999]; defaults: --run runs/video-small\n"
+    "  for validation and DIR/best, 0 = off) [0.999], --loss mse|charbonnier|dpsnr (dpsnr:\n"
+    "  minus each crop's PSNR gain over its decoded input) [mse]; defaults: --run runs/video-small\n"
     "  --crop 128 --lr 4e-4 --checkpoint-minutes 5 --eval-minutes 20\n"
     "restore options (defaults in brackets):\n"
     "  --config small|tiny [small]   --run DIR [runs/restore-small]   --device cpu|cuda [cpu]\n"
@@ -275,9 +276,9 @@ int main(int argc, char** argv) {
         return 1;
       }
       if (o.crop % 16 || o.crop < 16 || o.val_crop % 16 || o.val_crop < 0 || o.batch < 1 || o.threads < 1 ||
-          o.val_stride < 1 || !(o.no_qp_prob >= 0 && o.no_qp_prob <= 1) || (o.loss != "mse" && o.loss != "charbonnier")) {
+          o.val_stride < 1 || !(o.no_qp_prob >= 0 && o.no_qp_prob <= 1) || (o.loss != "mse" && o.loss != "charbonnier" && o.loss != "dpsnr")) {
         std::cerr << "error: video: crops must be multiples of 16, batch, threads and --val-stride >= 1, "
-                     "--no-qp-prob in 0..1, --loss mse|charbonnier\n";
+                     "--no-qp-prob in 0..1, --loss mse|charbonnier|dpsnr\n";
         return 1;
       }
       if (o.device != "cpu" && o.device != "cuda") {

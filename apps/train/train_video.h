@@ -31,7 +31,9 @@ struct VideoTrainOptions {
   int log_every = 25;
   uint64_t seed = 1;
   double reset_lr = 0;
-  std::string loss = "mse";  // mse (1000 x MSE, luma + half chroma) | charbonnier
+  // mse (1000 x MSE, luma + half chroma) | charbonnier | dpsnr (minus each crop's PSNR gain
+  // over the decoded input, luma + half chroma, averaged over the batch)
+  std::string loss = "mse";
   double no_qp_prob = 0.1;  // share of samples shown without their QP (streams without one)
   // Weight averaging decay (as the codec's trainer): validation and DIR/best use the average,
   // which is steadier than the live weights at batch 8; 0 = off.

@@ -87,6 +87,26 @@ TEST(TrainVideoResume, ResumedRunEqualsUninterruptedRun) {
                 (dir / "c").string() + " --steps 1"),
             0);
   EXPECT_EQ(run(" video --train x --val y --crop 30"), 1);
+  EXPECT_EQ(run(" video --train x --val y --loss l1"), 1);
+  // --loss dpsnr is minus the PSNR gain over the decoded input: 0 for the network as it starts
+  // (the identity), where the plain MSE is not.
+  for (const char* loss : {"dpsnr", "mse"}) {
+    const std::string r = std::string("loss-") + loss;
+    ASSERT_EQ(run(common + at(r.c_str()) + " --steps 1 --loss " + loss), 0);
+    std::ifstream csv(dir / r / "train.csv");
+    std::string line, row;
+    while (std::getline(csv, line))
+      if (line.rfind("train,", 0) == 0) row = line;
+    ASSERT_FALSE(row.empty()) << loss;
+    // kind,step,wall_s,lr,loss,...
+    size_t at_loss = 0;
+    for (int i = 0; i < 4; ++i) at_loss = row.find(',', at_loss) + 1;
+    const double value = std::stod(row.substr(at_loss));
+    if (std::string(loss) == "dpsnr")
+      EXPECT_NEAR(value, 0.0, 1e-4) << row;
+    else
+      EXPECT_GT(value, 1e-3) << row;
+  }
   rm_rf(dir);
 }
 
