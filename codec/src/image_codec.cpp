@@ -23,6 +23,7 @@
 #include "lucid/models/device.h"
 #include "lucid/models/fat_codec.h"
 #include "lucid/models/model_files.h"
+#include "lucid/models/tiling.h"
 #include "lucid/models/weights.h"
 
 #include "exact_params.h"
@@ -60,28 +61,28 @@ class ThreadScope {
   int saved_;
 };
 
-// Runs fn over x [1, C, H, W] tile by tile (core tiles of tile - 2*margin plus a margin of
-// context each side) when x is larger than one tile; the output is scaled by num/den in each
-// spatial dimension. H, W, tile and margin must be multiples of den.
+// Runs fn over x [1, C, H, W] tile by tile (tiling::grid_spans: core tiles of tile - 2*margin
+// plus a margin of context each side, output copied from the cores) when x is larger than one
+// tile; the output is scaled by num/den in each spatial dimension. H, W, tile and margin must be
+// multiples of den.
 torch::Tensor tiled_apply(const std::function<torch::Tensor(const torch::Tensor&)>& fn,
                           const torch::Tensor& x, int64_t tile, int64_t margin, int64_t num,
                           int64_t den) {
   const int64_t H = x.size(2), W = x.size(3);
   if (H <= tile && W <= tile) return fn(x);
   const int64_t core = tile - 2 * margin;
+  const auto ys = tiling::grid_spans(H, core, margin), xs = tiling::grid_spans(W, core, margin);
   torch::Tensor out;
-  for (int64_t y0 = 0; y0 < H; y0 += core) {
-    for (int64_t x0 = 0; x0 < W; x0 += core) {
-      const int64_t y1 = std::min(H, y0 + core), x1 = std::min(W, x0 + core);
-      const int64_t ey0 = std::max<int64_t>(0, y0 - margin), ey1 = std::min(H, y1 + margin);
-      const int64_t ex0 = std::max<int64_t>(0, x0 - margin), ex1 = std::min(W, x1 + margin);
-      torch::Tensor part = fn(x.slice(2, ey0, ey1).slice(3, ex0, ex1));
+  for (const tiling::Span& sy : ys) {
+    for (const tiling::Span& sx : xs) {
+      torch::Tensor part =
+          fn(x.slice(2, sy.outer_lo, sy.outer_hi).slice(3, sx.outer_lo, sx.outer_hi));
       if (!out.defined())
         out = torch::empty({1, part.size(1), H * num / den, W * num / den}, part.options());
-      out.slice(2, y0 * num / den, y1 * num / den)
-          .slice(3, x0 * num / den, x1 * num / den)
-          .copy_(part.slice(2, (y0 - ey0) * num / den, (y1 - ey0) * num / den)
-                     .slice(3, (x0 - ex0) * num / den, (x1 - ex0) * num / den));
+      out.slice(2, sy.lo * num / den, sy.hi * num / den)
+          .slice(3, sx.lo * num / den, sx.hi * num / den)
+          .copy_(part.slice(2, sy.offset() * num / den, (sy.offset() + sy.size()) * num / den)
+                     .slice(3, sx.offset() * num / den, (sx.offset() + sx.size()) * num / den));
     }
   }
   return out;
@@ -90,33 +91,28 @@ torch::Tensor tiled_apply(const std::function<torch::Tensor(const torch::Tensor&
 // Synthesis whose pixels do not depend on the thread count. OpenBLAS GEMMs (attention, FFN, and
 // the convolutions LibTorch routes to im2col + GEMM at small sizes) round differently with 1 and
 // 2 threads (oneDNN convolutions too, at small sizes), so every tile is computed on one thread
-// and the tiles run in parallel. The tile grid depends only on the latent size and the tile
-// option, never on the thread count. x: [1, M, H, W] latents.
+// and the tiles run in parallel. The tile grid (tiling::even_spans, hard cuts between the cores)
+// depends only on the latent size and the tile option, never on the thread count.
+// x: [1, M, H, W] latents.
 torch::Tensor invariant_synthesis(const std::function<torch::Tensor(const torch::Tensor&)>& fn,
                                   const torch::Tensor& x, int64_t max_tile, int threads) {
   constexpr int64_t kMargin = 4, kUp = 16;
   const int64_t H = x.size(2), W = x.size(3);
   const int64_t core_max = std::max<int64_t>(8, max_tile - 2 * kMargin);
-  int64_t ny = (H + core_max - 1) / core_max, nx = (W + core_max - 1) / core_max;
+  int64_t ny = tiling::parts_for(H, core_max), nx = tiling::parts_for(W, core_max);
   // A medium image still gets two tiles, so that two cores have work (~17% extra compute).
   if (ny * nx == 1 && std::max(H, W) >= 32) (W >= H ? nx : ny) = 2;
-  struct Span { int64_t lo, hi; };
-  auto spans = [&](int64_t L, int64_t n) {
-    std::vector<Span> v;
-    for (int64_t k = 0; k < n; ++k) v.push_back({L * k / n, L * (k + 1) / n});
-    return v;
-  };
-  const auto ys = spans(H, ny), xs = spans(W, nx);
+  const auto ys = tiling::even_spans(H, ny, kMargin), xs = tiling::even_spans(W, nx, kMargin);
   torch::Tensor out = torch::empty({1, 3, H * kUp, W * kUp}, x.options());
   auto run_tile = [&](int64_t t) {
-    const Span sy = ys[t / nx], sx = xs[t % nx];
-    const int64_t ey0 = std::max<int64_t>(0, sy.lo - kMargin), ey1 = std::min(H, sy.hi + kMargin);
-    const int64_t ex0 = std::max<int64_t>(0, sx.lo - kMargin), ex1 = std::min(W, sx.hi + kMargin);
-    torch::Tensor part = fn(x.slice(2, ey0, ey1).slice(3, ex0, ex1).contiguous());
+    const tiling::Span& sy = ys[t / nx];
+    const tiling::Span& sx = xs[t % nx];
+    torch::Tensor part =
+        fn(x.slice(2, sy.outer_lo, sy.outer_hi).slice(3, sx.outer_lo, sx.outer_hi).contiguous());
     out.slice(2, sy.lo * kUp, sy.hi * kUp)
         .slice(3, sx.lo * kUp, sx.hi * kUp)
-        .copy_(part.slice(2, (sy.lo - ey0) * kUp, (sy.hi - ey0) * kUp)
-                   .slice(3, (sx.lo - ex0) * kUp, (sx.hi - ex0) * kUp));
+        .copy_(part.slice(2, sy.offset() * kUp, (sy.offset() + sy.size()) * kUp)
+                   .slice(3, sx.offset() * kUp, (sx.offset() + sx.size()) * kUp));
   };
   const int64_t n = ny * nx;
   ThreadScope one(1);  // LibTorch's global settings (thread pools) exactly as in serial

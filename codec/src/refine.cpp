@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "lucid/models/fat_codec.h"
+#include "lucid/models/tiling.h"
 
 namespace lucid::codec {
 
@@ -40,14 +41,14 @@ RefineResult refine_latents(models::FatCodecImpl& model, const torch::Tensor& x,
   const torch::Tensor q = torch::full({1}, quality01);
   const double lambda = model.config().lambda_for(quality01);
   const int64_t lh = y.size(2), lw = y.size(3), px = 16;  // latent stride
-  // Tiles with context bound the memory: each is optimised on its own (its context latents
-  // too, but only the core is kept), and kept only if its cost went down.
-  for (int64_t ty = 0; ty < lh; ty += kLatentTile) {
-    for (int64_t tx = 0; tx < lw; tx += kLatentTile) {
-      const int64_t y0 = std::max<int64_t>(0, ty - kLatentMargin);
-      const int64_t x0 = std::max<int64_t>(0, tx - kLatentMargin);
-      const int64_t y1 = std::min(lh, ty + kLatentTile + kLatentMargin);
-      const int64_t x1 = std::min(lw, tx + kLatentTile + kLatentMargin);
+  // Tiles with context bound the memory (tiling::grid_spans: cores of kLatentTile with
+  // kLatentMargin of context): each is optimised on its own (its context latents too, but only
+  // the core is kept), and kept only if its cost went down.
+  const auto ys = tiling::grid_spans(lh, kLatentTile, kLatentMargin);
+  const auto xs = tiling::grid_spans(lw, kLatentTile, kLatentMargin);
+  for (const tiling::Span& sy : ys) {
+    for (const tiling::Span& sx : xs) {
+      const int64_t y0 = sy.outer_lo, y1 = sy.outer_hi, x0 = sx.outer_lo, x1 = sx.outer_hi;
       const torch::Tensor xt = x.slice(2, y0 * px, y1 * px).slice(3, x0 * px, x1 * px);
       const int64_t vh = std::clamp<int64_t>(height - y0 * px, 1, xt.size(2));
       const int64_t vw = std::clamp<int64_t>(width - x0 * px, 1, xt.size(3));
@@ -73,9 +74,8 @@ RefineResult refine_latents(models::FatCodecImpl& model, const torch::Tensor& x,
       if (steps > 0) after = cost_of(yt.detach());
       if (after < before) {
         r.kept = true;
-        const int64_t cy = ty - y0, cx = tx - x0;
-        const int64_t ch = std::min(kLatentTile, lh - ty), cw = std::min(kLatentTile, lw - tx);
-        r.y.slice(2, ty, ty + ch).slice(3, tx, tx + cw)
+        const int64_t cy = sy.offset(), cx = sx.offset(), ch = sy.size(), cw = sx.size();
+        r.y.slice(2, sy.lo, sy.hi).slice(3, sx.lo, sx.hi)
             .copy_(yt.detach().slice(2, cy, cy + ch).slice(3, cx, cx + cw));
       } else {
         after = before;

@@ -10,6 +10,7 @@
 #include "lucid/models/device.h"
 #include "lucid/models/model_files.h"
 #include "lucid/media/image_io.h"
+#include "lucid/models/tiling.h"
 #include "lucid/models/weights.h"
 #include "lucid/restoration/jpeg_constraint.h"
 #include "lucid/media/jpeg_io.h"
@@ -61,40 +62,17 @@ constexpr int kMaxTrainedQuality = 95;
 // One axis of the tile grid: the fewest tiles of at most about `tile` pixels whose neighbours
 // overlap by at least `overlap`, spread evenly, with starts on multiples of 8 (so every tile
 // sees the JPEG block grid as the whole image does). Tiles may be up to 15 pixels longer than
-// `tile` (rounding), the last one ends at the border.
-struct Span {
-  int64_t start, len;
-};
-
-std::vector<Span> tile_spans(int64_t n, int64_t tile, int64_t overlap) {
-  if (n <= tile + 8) return {{0, n}};
-  const int64_t k = (n - overlap + (tile - overlap) - 1) / (tile - overlap);
-  const int64_t len = ((n + (k - 1) * overlap + k - 1) / k + 7) / 8 * 8 + 8;
-  std::vector<Span> s;
-  for (int64_t i = 0; i < k; ++i) {
-    const int64_t start = i + 1 == k ? (n - len) / 8 * 8 : (i * (n - len) / (k - 1)) / 8 * 8;
-    s.push_back({start, i + 1 == k ? n - start : len});
-  }
-  return s;
+// `tile` (rounding), the last one ends at the border. Each tile owns all it sees
+// ([outer_lo, outer_hi)); the overlaps are blended.
+constexpr int64_t kBlock = 8;
+std::vector<tiling::Span> tile_spans(int64_t n, int64_t tile, int64_t overlap) {
+  return tiling::overlapping_spans(n, tile, overlap, kBlock);
 }
 
 // Blending weights along one axis of a tile: 1 inside, a linear ramp across the part shared
 // with the previous / next tile, so that the weighted mean changes smoothly between tiles.
-torch::Tensor axis_weights(const std::vector<Span>& spans, size_t i) {
-  const Span& s = spans[i];
-  std::vector<float> w(static_cast<size_t>(s.len), 1.0f);
-  if (i > 0) {
-    const int64_t ov = spans[i - 1].start + spans[i - 1].len - s.start;
-    for (int64_t k = 0; k < ov && k < s.len; ++k)
-      w[k] = std::min(w[k], static_cast<float>(k + 1) / static_cast<float>(ov + 1));
-  }
-  if (i + 1 < spans.size()) {
-    const int64_t ov = s.start + s.len - spans[i + 1].start;
-    for (int64_t k = 0; k < ov && k < s.len; ++k)
-      w[s.len - 1 - k] =
-          std::min(w[s.len - 1 - k], static_cast<float>(k + 1) / static_cast<float>(ov + 1));
-  }
-  return torch::tensor(w);
+torch::Tensor axis_weights(const std::vector<tiling::Span>& spans, size_t i) {
+  return torch::tensor(tiling::overlap_ramp(spans, i));
 }
 
 // [1, 3, h, w] float in [0, 1] from a window of the interleaved input.
@@ -187,9 +165,10 @@ RestoredImage JpegRestorer::restore(const uint8_t* rgb, int width, int height, s
     double area = 0;  // the last tile of a row may overlap its neighbour: normalise by area
     for (const auto& sy : ys)
       for (const auto& sx : xs) {
-        const double a = static_cast<double>(sy.len) * static_cast<double>(sx.len);
+        const int64_t th = sy.outer_size(), tw = sx.outer_size();
+        const double a = static_cast<double>(th) * static_cast<double>(tw);
         torch::Tensor f =
-            cave->pooled_features(window(rgb, stride, sy.start, sx.start, sy.len, sx.len).to(dev)) *
+            cave->pooled_features(window(rgb, stride, sy.outer_lo, sx.outer_lo, th, tw).to(dev)) *
             a;
         pooled = pooled.defined() ? pooled + f : f;
         area += a;
@@ -248,9 +227,10 @@ RestoredImage JpegRestorer::restore(const uint8_t* rgb, int width, int height, s
     acc_y0 = y_end;
   };
   for (size_t r = 0; r < ys.size(); ++r) {
-    const Span sy = ys[r];
+    const tiling::Span& sy = ys[r];
+    const int64_t y0 = sy.outer_lo, th = sy.outer_size();
     // Grow the accumulators to cover this row of tiles.
-    const int64_t need = sy.start + sy.len - acc_y0;
+    const int64_t need = sy.outer_hi - acc_y0;
     const int64_t have = acc.defined() ? acc.size(1) : 0;
     if (need > have) {
       torch::Tensor za = torch::zeros({3, need - have, W}), zw = torch::zeros({1, need - have, W});
@@ -259,20 +239,21 @@ RestoredImage JpegRestorer::restore(const uint8_t* rgb, int width, int height, s
     }
     const torch::Tensor wy = axis_weights(ys, r).view({1, -1, 1});
     for (size_t c = 0; c < xs.size(); ++c) {
-      const Span sx = xs[c];
-      torch::Tensor x = window(rgb, stride, sy.start, sx.start, sy.len, sx.len);
+      const tiling::Span& sx = xs[c];
+      const int64_t x0 = sx.outer_lo, tw = sx.outer_size();
+      torch::Tensor x = window(rgb, stride, y0, x0, th, tw);
       torch::Tensor y = model->restore(
           pad_to_multiple(x.to(dev), models::CodiffConfig::kMultiple), emb, qf_t, known_t);
-      y = y[0].slice(1, 0, sy.len).slice(2, 0, sx.len).clamp(0, 1).to(torch::kCPU);
+      y = y[0].slice(1, 0, th).slice(2, 0, tw).clamp(0, 1).to(torch::kCPU);
       const torch::Tensor w = wy * axis_weights(xs, c).view({1, 1, -1});
-      const int64_t oy = sy.start - acc_y0;
-      acc.slice(1, oy, oy + sy.len).slice(2, sx.start, sx.start + sx.len).add_(y * w);
-      wsum.slice(1, oy, oy + sy.len).slice(2, sx.start, sx.start + sx.len).add_(w);
+      const int64_t oy = y0 - acc_y0;
+      acc.slice(1, oy, oy + th).slice(2, x0, x0 + tw).add_(y * w);
+      wsum.slice(1, oy, oy + th).slice(2, x0, x0 + tw).add_(w);
       ++done;
       if (o.progress && !o.progress(done, total))
         throw RestoreError(Kind::kAborted, "aborted by the progress callback");
     }
-    flush(r + 1 < ys.size() ? ys[r + 1].start : H);
+    flush(r + 1 < ys.size() ? ys[r + 1].outer_lo : H);
   }
   return out;
 }

@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "lucid/models/tiling.h"
+
 namespace lucid::video_restore {
 
 namespace {
@@ -24,9 +26,14 @@ class Blend {
       const int pw = f_.plane_width(p), ph = f_.plane_height(p);
       const int ox = outer.x >> sw, oy = outer.y >> sh;
       const int tw = t.format.plane_width(p), th = t.format.plane_height(p);
-      std::vector<float> wx(tw), wy(th);
-      ramp(wx, ox, inner.x >> sw, inner.x == 0, (inner.x + inner.w + (1 << sw) - 1) >> sw, inner.x + inner.w >= f_.width, b >> sw);
-      ramp(wy, oy, inner.y >> sh, inner.y == 0, (inner.y + inner.h + (1 << sh) - 1) >> sh, inner.y + inner.h >= f_.height, b >> sh);
+      // The feathered weights in this plane's samples: inner starts round down, ends up; the
+      // frame's edges are those of the luma tile.
+      const std::vector<float> wx = tiling::feather_ramp(
+          ox, static_cast<size_t>(tw), inner.x >> sw, inner.x == 0,
+          (inner.x + inner.w + (1 << sw) - 1) >> sw, inner.x + inner.w >= f_.width, b >> sw);
+      const std::vector<float> wy = tiling::feather_ramp(
+          oy, static_cast<size_t>(th), inner.y >> sh, inner.y == 0,
+          (inner.y + inner.h + (1 << sh) - 1) >> sh, inner.y + inner.h >= f_.height, b >> sh);
       for (int y = 0; y < th && oy + y < ph; ++y) {
         if (wy[y] == 0) continue;
         float* row = acc_[p].data() + static_cast<size_t>(oy + y) * pw + ox;
@@ -64,18 +71,6 @@ class Blend {
   }
 
  private:
-  // Weight of positions o, o+1, ... of one axis: 1 inside [lo, hi) and ramps of half-width b
-  // around lo and hi (none at the frame's edges).
-  static void ramp(std::vector<float>& w, int o, int lo, bool lo_edge, int hi, bool hi_edge, int b) {
-    for (size_t i = 0; i < w.size(); ++i) {
-      const int pos = o + static_cast<int>(i);
-      const double c = pos + 0.5;
-      double v = 1;
-      if (!lo_edge) v *= b > 0 ? std::clamp((c - (lo - b)) / (2.0 * b), 0.0, 1.0) : (pos >= lo ? 1 : 0);
-      if (!hi_edge) v *= b > 0 ? std::clamp(((hi + b) - c) / (2.0 * b), 0.0, 1.0) : (pos < hi ? 1 : 0);
-      w[i] = static_cast<float>(v);
-    }
-  }
   PlaneFormat f_;
   std::array<std::vector<float>, 3> acc_;
 };
@@ -148,14 +143,14 @@ void RestorePipeline::restore_next(bool /*at_end*/) {
       // (the least reliable pixels of a tile) has weight 0. Without overlap: a hard cut.
       const int b = std::min(ov / 2 / align * align, tile / 2 / align * align);
       Blend blend(center.format);
-      for (int ty = 0; ty < H; ty += tile) {
-        for (int tx = 0; tx < W; tx += tile) {
-          Rect inner{tx, ty, std::min(tile, W - tx), std::min(tile, H - ty)};
-          Rect outer;
-          outer.x = std::max(0, tx - ov);
-          outer.y = std::max(0, ty - ov);
-          outer.w = std::min(W, tx + inner.w + ov) - outer.x;
-          outer.h = std::min(H, ty + inner.h + ov) - outer.y;
+      // Inner tiles of `tile` from 0, each seen with `ov` of context (clipped to the frame).
+      const auto ys = tiling::grid_spans(H, tile, ov), xs = tiling::grid_spans(W, tile, ov);
+      for (const tiling::Span& sy : ys) {
+        for (const tiling::Span& sx : xs) {
+          const Rect inner{static_cast<int>(sx.lo), static_cast<int>(sy.lo),
+                           static_cast<int>(sx.size()), static_cast<int>(sy.size())};
+          const Rect outer{static_cast<int>(sx.outer_lo), static_cast<int>(sy.outer_lo),
+                           static_cast<int>(sx.outer_size()), static_cast<int>(sy.outer_size())};
           Frame ccrop = crop(center, outer);
           std::vector<Frame> crops;  // behind, ahead, far, in that order
           crops.reserve(whole.behind.size() + whole.ahead.size() + 1);
