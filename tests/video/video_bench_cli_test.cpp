@@ -15,6 +15,8 @@
 #include "video_test_util.h"
 
 using lucid::video::test::have_encoder;
+using lucid::video::test::cli;
+using lucid::video::test::exists;
 using lucid::video::test::make_clip;
 using lucid::video::test::run;
 using lucid::video::test::temp_dir;
@@ -22,22 +24,7 @@ using json = nlohmann::json;
 
 namespace {
 
-const std::string kCli = LUCID_VIDEO_CLI;
 
-bool exists(const std::string& p) {
-  struct stat st;
-  return ::stat(p.c_str(), &st) == 0;
-}
-
-int cli(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) {
-  const std::string errf = temp_dir() + "/bench_stderr.txt";
-  const int rc = run(kCli + " " + args + " 2>'" + errf + "'", out);
-  if (err) {
-    std::ifstream e(errf);
-    *err = std::string(std::istreambuf_iterator<char>(e), {});
-  }
-  return rc;
-}
 
 json read_json(const std::string& path) {
   std::ifstream in(path);

@@ -17,6 +17,8 @@
 #include "lucid/video/video_reader.h"
 #include "video_test_util.h"
 
+using lucid::video::test::cli;
+using lucid::video::test::exists;
 using lucid::video::test::make_clip;
 using lucid::video::test::run;
 using lucid::video::test::temp_dir;
@@ -26,21 +28,6 @@ namespace {
 
 const std::string kCli = LUCID_VIDEO_CLI;
 
-bool exists(const std::string& p) {
-  struct stat st;
-  return ::stat(p.c_str(), &st) == 0;
-}
-
-// rc of `lucid-video ARGS`; stdout in *out, stderr in *err.
-int cli(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) {
-  const std::string errf = temp_dir() + "/stderr.txt";
-  const int rc = run(kCli + " " + args + " 2>'" + errf + "'", out);
-  if (err) {
-    std::ifstream e(errf);
-    *err = std::string(std::istreambuf_iterator<char>(e), {});
-  }
-  return rc;
-}
 
 struct Decoded {
   lucid::video::StreamInfo info;

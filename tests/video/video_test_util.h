@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -37,6 +38,25 @@ inline int run(const std::string& cmd, std::string* out = nullptr) {
   if (out) *out = s;
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+inline bool exists(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0;
+}
+
+#ifdef LUCID_VIDEO_CLI
+// rc of `lucid-video ARGS` (the CLI tests define LUCID_VIDEO_CLI); stdout in *out, stderr in
+// *err.
+inline int cli(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) {
+  const std::string errf = temp_dir() + "/cli_stderr.txt";
+  const int rc = run(std::string(LUCID_VIDEO_CLI) + " " + args + " 2>'" + errf + "'", out);
+  if (err) {
+    std::ifstream e(errf);
+    *err = std::string(std::istreambuf_iterator<char>(e), {});
+  }
+  return rc;
+}
+#endif
 
 inline bool have_encoder(const std::string& name) {
   static std::string list;
