@@ -14,7 +14,7 @@ packages=(
   libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
   libopencv-dev libgtest-dev
-  ffmpeg nlohmann-json3-dev
+  ffmpeg nlohmann-json3-dev libcli11-dev
   slurm-wlm munge  # only for the slow Slurm array test (tests/video/slurm_array_test.sh)
   webp libavif-bin libjxl-tools
 )
