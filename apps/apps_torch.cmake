@@ -11,12 +11,13 @@ add_executable(lucid-train
   train/pack.cpp)
 lucid_torch_target(lucid-train)
 if(LUCID_TRAIN_ONLY)
-  target_link_libraries(lucid-train PRIVATE lucid::models lucid::entropy lucid::video_net)
+  target_link_libraries(lucid-train PRIVATE lucid::models lucid::entropy lucid::video_net lucid::flags)
   target_compile_definitions(lucid-train PRIVATE LUCID_TRAIN_ONLY)
   return()
 endif()
 # Photos are decoded by lucid::media, the CLI's reader, so training sees the pixels inference sees.
-target_link_libraries(lucid-train PRIVATE lucid::models lucid::entropy lucid::media lucid::video_net)
+target_link_libraries(lucid-train PRIVATE lucid::models lucid::entropy lucid::media lucid::video_net
+                      lucid::flags)
 
 # The CLI writes its JSON (--json, bench and bench-restore files) with nlohmann-json.
 find_package(nlohmann_json 3 REQUIRED)
@@ -28,7 +29,7 @@ add_executable(lucid
   cli/rd.cpp
   cli/baselines.cpp
   cli/subprocess.cpp)
-target_link_libraries(lucid PRIVATE lucid::capi lucid::appsupport lucid::media
+target_link_libraries(lucid PRIVATE lucid::capi lucid::appsupport lucid::media lucid::flags
                       nlohmann_json::nlohmann_json)
 if(LUCID_INSTALL)
   set_target_properties(lucid PROPERTIES INSTALL_RPATH "${TORCH_INSTALL_PREFIX}/lib")

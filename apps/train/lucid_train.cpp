@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <string>
 
+#include "flags.h"
 #include "train_common.h"
 #include "train_codec.h"
 #include "train_restore.h"
@@ -93,6 +94,15 @@ const char* kUsage =
 
 using Setter = std::function<void(const std::string&)>;
 
+// Parses argv[first..] into `flags` (keys: a flag's spellings, "-j,--threads"; every lucid-train
+// flag takes a value). Bad flags throw lucid::flags::UsageError, -h/--help lucid::flags::Help;
+// main() reports them.
+void parse(int argc, char** argv, int first, const std::map<std::string, Setter>& flags) {
+  lucid::flags::Parser p(argv[1], lucid::flags::Wording::kFlagFirst, /*positionals=*/false);
+  for (const auto& [names, set] : flags) p.setter(names, set);
+  p.parse(argc, argv, first);
+}
+
 // The flags both trainers take (their option structs share these field names).
 template <typename Options>
 std::map<std::string, Setter> common_flags(Options& opts) {
@@ -114,8 +124,7 @@ std::map<std::string, Setter> common_flags(Options& opts) {
       {"--cuda-fast", [o](auto v) { o->cuda_fast = (v == "1" || v == "yes"); }},
       {"--run", [o](auto v) { o->run_dir = v; }},
       {"--device", [o](auto v) { o->device = v; }},
-      {"--threads", [o](auto v) { o->threads = std::stoi(v); }},
-      {"-j", [o](auto v) { o->threads = std::stoi(v); }},
+      {"-j,--threads", [o](auto v) { o->threads = std::stoi(v); }},
       {"--batch", [o](auto v) { o->batch = std::stoi(v); }},
       {"--crop", [o](auto v) { o->crop = std::stoi(v); }},
       {"--val-crop", [o](auto v) { o->val_crop = std::stoi(v); }},
@@ -133,13 +142,10 @@ std::map<std::string, Setter> common_flags(Options& opts) {
   };
 }
 
-int parse(int argc, char** argv, int first, const std::map<std::string, Setter>& flags);
-
 // The export commands (export-codec, export-restore, export-video): the same flags, --out
 // required; `ledger` only where the options have one.
 template <typename Options, typename Export>
-int run_export(int argc, char** argv, const char* cmd, Options& o, Export&& fn,
-               int (*parse_fn)(int, char**, int, const std::map<std::string, Setter>&)) {
+int run_export(int argc, char** argv, const char* cmd, Options& o, Export&& fn) {
   bool fp32 = false;
   std::map<std::string, Setter> f = {
       {"--run", [&](auto v) { o.run_dir = v; }},
@@ -153,32 +159,13 @@ int run_export(int argc, char** argv, const char* cmd, Options& o, Export&& fn,
   if constexpr (std::is_same_v<Options, lucid::train::RestoreExportOptions> ||
                 std::is_same_v<Options, lucid::train::VideoExportOptions>)
     f["--ledger"] = [&](auto v) { o.ledger = v; };
-  if (int rc = parse_fn(argc, argv, 2, f)) return rc;
+  parse(argc, argv, 2, f);
   if (o.out.empty()) {
     std::cerr << "error: " << cmd << ": --out is required\n";
     return 1;
   }
   o.fp16 = !fp32;
   return fn(o);
-}
-
-int parse(int argc, char** argv, int first, const std::map<std::string, Setter>& flags) {
-  for (int i = first; i < argc; ++i) {
-    std::string a = argv[i];
-    auto it = flags.find(a);
-    if (it == flags.end() || i + 1 >= argc) {
-      std::cerr << "error: " << a << ": " << (it == flags.end() ? "unknown option" : "needs a value")
-                << "\n" << kUsage;
-      return 1;
-    }
-    try {
-      it->second(argv[++i]);
-    } catch (const std::exception&) {
-      std::cerr << "error: " << a << ": invalid value '" << argv[i] << "'\n";
-      return 1;
-    }
-  }
-  return 0;
 }
 
 }  // namespace
@@ -197,7 +184,7 @@ int main(int argc, char** argv) {
           {"--ema", [&](auto v) { o.ema = std::stod(v); }},
           {"--lambda-balance", [&](auto v) { o.lambda_balance = std::stod(v); }},
       });
-      if (int rc = parse(argc, argv, 2, f)) return rc;
+      parse(argc, argv, 2, f);
       if ((o.train_list.empty() && o.train_pack.empty()) ||
           (o.val_list.empty() && o.val_pack.empty())) {
         std::cerr << "error: codec: --train (or --train-pack) and --val (or --val-pack) are "
@@ -224,7 +211,7 @@ int main(int argc, char** argv) {
     }
     if (cmd == "export-codec") {
       lucid::train::CodecExportOptions o;
-      return run_export(argc, argv, "export-codec", o, [](auto& x) { return lucid::train::export_codec(x); }, parse);
+      return run_export(argc, argv, "export-codec", o, [](auto& x) { return lucid::train::export_codec(x); });
     }
     if (cmd == "restore") {
       lucid::train::RestoreTrainOptions o;
@@ -237,7 +224,7 @@ int main(int argc, char** argv) {
           {"--cave-steps", [&](auto v) { o.cave_steps = std::stoi(v); }},
           {"--cave-batch", [&](auto v) { o.cave_batch = std::stoi(v); }},
       });
-      if (int rc = parse(argc, argv, 2, f)) return rc;
+      parse(argc, argv, 2, f);
       if ((o.train_list.empty() && o.train_pack.empty()) ||
           (o.val_list.empty() && o.val_pack.empty())) {
         std::cerr << "error: restore: --train (or --train-pack) and --val (or --val-pack) are "
@@ -266,7 +253,7 @@ int main(int argc, char** argv) {
           {"--loss", [&](auto v) { o.loss = v; }},
           {"--ema", [&](auto v) { o.ema = std::stod(v); }},
       });
-      if (int rc = parse(argc, argv, 2, f)) return rc;
+      parse(argc, argv, 2, f);
       if (!(o.ema >= 0 && o.ema < 1)) {
         std::cerr << "error: video: --ema: expected a decay in [0, 1) (0 = no averaging)\n";
         return 1;
@@ -289,11 +276,11 @@ int main(int argc, char** argv) {
     }
     if (cmd == "export-video") {
       lucid::train::VideoExportOptions o;
-      return run_export(argc, argv, "export-video", o, [](auto& x) { return lucid::train::export_video(x); }, parse);
+      return run_export(argc, argv, "export-video", o, [](auto& x) { return lucid::train::export_video(x); });
     }
     if (cmd == "export-restore") {
       lucid::train::RestoreExportOptions o;
-      return run_export(argc, argv, "export-restore", o, [](auto& x) { return lucid::train::export_restore(x); }, parse);
+      return run_export(argc, argv, "export-restore", o, [](auto& x) { return lucid::train::export_restore(x); });
     }
     if (cmd == "convert-checkpoint") {
       std::string run, name = "last", kind;
@@ -302,7 +289,7 @@ int main(int argc, char** argv) {
           {"--name", [&](auto v) { name = v; }},
           {"--kind", [&](auto v) { kind = v; }},
       };
-      if (int rc = parse(argc, argv, 2, f)) return rc;
+      parse(argc, argv, 2, f);
       if (run.empty()) {
         std::cerr << "error: convert-checkpoint: --run is required\n";
         return 1;
@@ -331,7 +318,7 @@ int main(int argc, char** argv) {
           {"--q", [&](auto v) { o.qualities = v; }},
           {"-j", [&](auto v) { o.threads = std::stoi(v); }},
       };
-      if (int rc = parse(argc, argv, 2, f)) return rc;
+      parse(argc, argv, 2, f);
       if (o.weights.empty() || o.val_list.empty()) {
         std::cerr << "error: probe-codec: --weights and --val are required\n";
         return 1;
@@ -345,7 +332,7 @@ int main(int argc, char** argv) {
           {"--out", [&](auto v) { out = v; }},
           {"--name", [&](auto v) { name = v; }},
       };
-      if (int rc = parse(argc, argv, 2, f)) return rc;
+      parse(argc, argv, 2, f);
       if (run.empty() || out.empty()) {
         std::cerr << "error: shelve: --run and --out are required\n";
         return 1;
@@ -357,7 +344,7 @@ int main(int argc, char** argv) {
     if (cmd == "check-pack") {
       std::string pack;
       std::map<std::string, Setter> f = {{"--pack", [&](auto v) { pack = v; }}};
-      if (int rc = parse(argc, argv, 2, f)) return rc;
+      parse(argc, argv, 2, f);
       if (pack.empty()) {
         std::cerr << "error: check-pack: --pack is required\n";
         return 1;
@@ -366,6 +353,11 @@ int main(int argc, char** argv) {
     }
     std::cerr << "error: " << cmd << ": unknown command\n" << kUsage;
     return 1;
+  } catch (const lucid::flags::Help&) {
+    std::cout << kUsage;
+    return 0;
+  } catch (const lucid::flags::UsageError& e) {  // unknown flags and missing values: the usage too
+    return lucid::flags::report(e, e.kind() == lucid::flags::UsageError::kSyntax ? kUsage : nullptr);
   } catch (const std::exception& e) {
     std::cerr << "error: " << cmd << ": " << e.what() << "\n";
     return 3;
