@@ -10,6 +10,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "flags.h"
 #include "lucid/lucid.h"
 
 namespace lucid::cli {
@@ -50,26 +51,13 @@ struct CommonFlags {
   bool verbose = false;
 };
 
-// Minimal flag parser: registers flags that take a value or not; collects positionals;
-// "--" ends options. Throws CliError(kExitUsage).
-class Args {
- public:
-  Args(int argc, char** argv, int first);
-  // Returns true and sets value if the flag (any of its spellings) was given.
-  bool value(std::initializer_list<const char*> names, std::string* value);
-  bool flag(std::initializer_list<const char*> names);
-  void parse_common(CommonFlags* c);
-  // Call after all value()/flag(): fails on unknown options; returns the positionals.
-  std::vector<std::string> positionals();
+// Registers the flags of CommonFlags on a command's parser (lucid::flags, apps/common/flags.h:
+// bad flags and values are flags::UsageError, printed as "error: ..." with exit 1; -h/--help is
+// flags::Help, main() prints the usage); --device and --threads are checked as they are parsed.
+void add_common_flags(flags::Parser& p, CommonFlags* c);
 
- private:
-  std::vector<std::string> args_;
-  std::vector<bool> used_;
-  size_t end_of_options_;
-};
-
-int parse_int(const std::string& flag, const std::string& v, long lo, long hi);
-double parse_double(const std::string& flag, const std::string& v, double lo, double hi);
+using flags::parse_double;
+using flags::parse_int;
 
 // A loaded model context, RAII.
 class Context {

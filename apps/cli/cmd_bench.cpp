@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -100,25 +101,30 @@ std::string list_text(const std::vector<double>& v) {
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
-  Args a(argc, argv, 2);
+  flags::Parser p("bench");
   CommonFlags f;
-  a.parse_common(&f);
-  std::string v;
+  add_common_flags(p, &f);
+  std::optional<std::string> qualities_arg, jpeg_arg, baselines_arg, effort_arg, sweep_args[3];
+  const char* sweep_flags[] = {"--webp-qualities", "--avif-quantizers", "--jxl-distances"};
+  p.value("-q,--qualities", &qualities_arg);
+  p.value("--jpeg-qualities", &jpeg_arg);
+  for (int i = 0; i < 3; ++i) p.value(sweep_flags[i], &sweep_args[i]);
+  p.value("--baselines", &baselines_arg);
+  p.value("-e,--effort", &effort_arg);
+  const auto pos = p.parse(argc, argv, 2);
   std::vector<int> qualities = {1, 10, 22, 35, 50, 65, 80, 100};
   std::vector<int> jpeg_qualities = {5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95};
-  if (a.value({"--qualities", "-q"}, &v)) qualities = parse_int_list("--qualities", v, 1, 100);
-  if (a.value({"--jpeg-qualities"}, &v))
-    jpeg_qualities = parse_int_list("--jpeg-qualities", v, 1, 100);
+  if (qualities_arg) qualities = parse_int_list("--qualities", *qualities_arg, 1, 100);
+  if (jpeg_arg) jpeg_qualities = parse_int_list("--jpeg-qualities", *jpeg_arg, 1, 100);
   std::vector<ExternalCodec> externals = external_codecs();
-  const char* sweep_flags[] = {"--webp-qualities", "--avif-quantizers", "--jxl-distances"};
   const double sweep_lo[] = {0, 0, 0.01}, sweep_hi[] = {100, 63, 25};
   for (size_t i = 0; i < externals.size(); ++i)
-    if (a.value({sweep_flags[i]}, &v))
-      externals[i].params = parse_double_list(sweep_flags[i], v, sweep_lo[i], sweep_hi[i]);
+    if (sweep_args[i])
+      externals[i].params = parse_double_list(sweep_flags[i], *sweep_args[i], sweep_lo[i], sweep_hi[i]);
   std::set<std::string> wanted = {"jpeg", "webp", "avif", "jxl"};
-  if (a.value({"--baselines"}, &v)) {
+  if (baselines_arg) {
     wanted.clear();
-    std::stringstream s(v);
+    std::stringstream s(*baselines_arg);
     for (std::string item; std::getline(s, item, ',');) {
       if (item != "jpeg" && item != "webp" && item != "avif" && item != "jxl")
         throw CliError(kExitUsage, "--baselines: " + item +
@@ -127,8 +133,7 @@ int cmd_bench(int argc, char** argv) {
     }
   }
   int effort = 1;
-  if (a.value({"-e", "--effort"}, &v)) effort = parse_int("--effort", v, 1, 9);
-  auto pos = a.positionals();
+  if (effort_arg) effort = static_cast<int>(parse_int("--effort", *effort_arg, 1, 9));
   if (pos.size() != 1) throw CliError(kExitUsage, "bench: expected one image folder");
   const std::string outdir = f.output.empty() ? "bench-out" : f.output;
   check_device(f);

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -18,8 +19,7 @@ void refuse_existing(const std::string& out, bool overwrite) {
     throw CliError(kExitWrite, out + ": exists (use -y/--overwrite to replace it)");
 }
 
-std::string one_input(Args& a, const char* cmd) {
-  auto pos = a.positionals();
+std::string one_input(const std::vector<std::string>& pos, const char* cmd) {
   if (pos.size() != 1)
     throw CliError(kExitUsage, std::string(cmd) + ": expected exactly one input (see --help)");
   return pos[0];
@@ -28,29 +28,34 @@ std::string one_input(Args& a, const char* cmd) {
 }  // namespace
 
 int cmd_encode(int argc, char** argv) {
-  Args a(argc, argv, 2);
+  flags::Parser p("encode");
   CommonFlags f;
-  a.parse_common(&f);
-  std::string v;
+  add_common_flags(p, &f);
+  std::optional<std::string> quality_arg, bpp_arg, size_arg, effort_arg;
+  p.value("-q,--quality", &quality_arg);
+  p.value("--target-bpp", &bpp_arg);
+  p.value("--target-size", &size_arg);
+  p.value("-e,--effort", &effort_arg);
+  const auto pos = p.parse(argc, argv, 2);
   double quality = 75;
   int modes = 0;
   double target_bpp = -1;
   long long target_size = -1;
-  if (a.value({"-q", "--quality"}, &v)) {
-    quality = parse_double("-q", v, 1, 100);
+  if (quality_arg) {
+    quality = parse_double("-q", *quality_arg, 1, 100);
     ++modes;
   }
-  if (a.value({"--target-bpp"}, &v)) {
-    target_bpp = parse_double("--target-bpp", v, 1e-4, 48);
+  if (bpp_arg) {
+    target_bpp = parse_double("--target-bpp", *bpp_arg, 1e-4, 48);
     ++modes;
   }
-  if (a.value({"--target-size"}, &v)) {
-    target_size = parse_int("--target-size", v, 1, 2000000000);
+  if (size_arg) {
+    target_size = parse_int("--target-size", *size_arg, 1, 2000000000);
     ++modes;
   }
   int effort = 1;
-  if (a.value({"-e", "--effort"}, &v)) effort = parse_int("--effort", v, 1, 9);
-  const std::string in = one_input(a, "encode");
+  if (effort_arg) effort = static_cast<int>(parse_int("--effort", *effort_arg, 1, 9));
+  const std::string in = one_input(pos, "encode");
   if (modes > 1)
     throw CliError(kExitUsage, "encode: -q, --target-bpp and --target-size are exclusive");
   if (f.output.empty()) throw CliError(kExitUsage, "encode: -o OUT.lucid is required");
@@ -105,12 +110,12 @@ int cmd_encode(int argc, char** argv) {
 }
 
 int cmd_decode(int argc, char** argv) {
-  Args a(argc, argv, 2);
+  flags::Parser p("decode");
   CommonFlags f;
-  a.parse_common(&f);
+  add_common_flags(p, &f);
   std::string reference;
-  a.value({"--compare"}, &reference);
-  const std::string in = one_input(a, "decode");
+  p.value("--compare", &reference);
+  const std::string in = one_input(p.parse(argc, argv, 2), "decode");
   if (f.output.empty()) throw CliError(kExitUsage, "decode: -o OUT.png is required");
   check_device(f);
   refuse_existing(f.output, f.overwrite);
@@ -165,10 +170,10 @@ int cmd_decode(int argc, char** argv) {
 }
 
 int cmd_info(int argc, char** argv) {
-  Args a(argc, argv, 2);
+  flags::Parser p("info");
   CommonFlags f;
-  a.parse_common(&f);
-  const std::string in = one_input(a, "info");
+  add_common_flags(p, &f);
+  const std::string in = one_input(p.parse(argc, argv, 2), "info");
   std::vector<uint8_t> data = media::read_file(in, size_t{1} << 31);
   lucid_stream_info info{};
   const lucid_status s = lucid_stream_get_info(data.data(), data.size(), &info);

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -154,15 +155,19 @@ void setup_context(Context& ctx, const RestoreFlags& rf) {
 }  // namespace
 
 int cmd_restore(int argc, char** argv) {
-  Args a(argc, argv, 2);
+  flags::Parser p("restore");
   CommonFlags f;
-  a.parse_common(&f);
+  add_common_flags(p, &f);
+  std::optional<std::string> qf_arg, tile_arg;
+  bool no_constraint = false;
+  p.value("--qf", &qf_arg);
+  p.value("--tile", &tile_arg);
+  p.flag("--no-constraint", &no_constraint);
+  const auto pos = p.parse(argc, argv, 2);
   RestoreFlags rf;
-  std::string v;
-  if (a.value({"--qf"}, &v)) rf.qf = parse_int("--qf", v, 1, 100);
-  if (a.value({"--tile"}, &v)) rf.tile = parse_int("--tile", v, 256, 4096);
-  rf.constraint = !a.flag({"--no-constraint"});
-  auto pos = a.positionals();
+  if (qf_arg) rf.qf = static_cast<int>(parse_int("--qf", *qf_arg, 1, 100));
+  if (tile_arg) rf.tile = static_cast<int>(parse_int("--tile", *tile_arg, 256, 4096));
+  rf.constraint = !no_constraint;
   if (pos.size() != 1)
     throw CliError(kExitUsage, "restore: expected exactly one input file or folder (see --help)");
   if (f.output.empty()) throw CliError(kExitUsage, "restore: -o OUT.png (or -o OUTDIR) is required");
@@ -248,21 +253,27 @@ media::Image crop_top_left(const media::Image& img, int s) {
 }  // namespace
 
 int cmd_bench_restore(int argc, char** argv) {
-  Args a(argc, argv, 2);
+  flags::Parser p("bench-restore");
   CommonFlags f;
-  a.parse_common(&f);
-  std::string v;
+  add_common_flags(p, &f);
+  std::optional<std::string> qf_arg, tile_arg, first_qf_arg, shift_arg;
+  bool no_constraint = false, gray = false;
+  p.value("--qf", &qf_arg);
+  p.value("--tile", &tile_arg);
+  p.flag("--no-constraint", &no_constraint);
+  p.flag("--gray", &gray);
+  p.value("--first-qf", &first_qf_arg);
+  p.value("--shift", &shift_arg);
+  const auto pos = p.parse(argc, argv, 2);
   std::vector<int> qfs = {10, 20, 30, 40};
   RestoreFlags rf;
-  if (a.value({"--qf"}, &v)) qfs = parse_int_list("--qf", v, 1, 100);
-  if (a.value({"--tile"}, &v)) rf.tile = parse_int("--tile", v, 256, 4096);
-  rf.constraint = !a.flag({"--no-constraint"});
-  const bool gray = a.flag({"--gray"});
+  if (qf_arg) qfs = parse_int_list("--qf", *qf_arg, 1, 100);
+  if (tile_arg) rf.tile = static_cast<int>(parse_int("--tile", *tile_arg, 256, 4096));
+  rf.constraint = !no_constraint;
   int first_qf = 0, shift = 0;
-  if (a.value({"--first-qf"}, &v)) first_qf = parse_int("--first-qf", v, 1, 100);
-  if (a.value({"--shift"}, &v)) shift = parse_int("--shift", v, 0, 7);
+  if (first_qf_arg) first_qf = static_cast<int>(parse_int("--first-qf", *first_qf_arg, 1, 100));
+  if (shift_arg) shift = static_cast<int>(parse_int("--shift", *shift_arg, 0, 7));
   if (shift && !first_qf) throw CliError(kExitUsage, "bench-restore: --shift needs --first-qf");
-  auto pos = a.positionals();
   if (pos.size() != 1) throw CliError(kExitUsage, "bench-restore: expected one image folder");
   check_device(f);
   const std::string outdir = f.output.empty() ? "bench-restore-out" : f.output;

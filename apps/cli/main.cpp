@@ -2,9 +2,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <iostream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -31,103 +29,20 @@ int exit_code_for(lucid_status s) {
   }
 }
 
-Args::Args(int argc, char** argv, int first) {
-  end_of_options_ = static_cast<size_t>(-1);
-  for (int i = first; i < argc; ++i) {
-    if (end_of_options_ == static_cast<size_t>(-1) && std::strcmp(argv[i], "--") == 0) {
-      end_of_options_ = args_.size();
-      continue;
-    }
-    args_.emplace_back(argv[i]);
-  }
-  if (end_of_options_ == static_cast<size_t>(-1)) end_of_options_ = args_.size();
-  used_.assign(args_.size(), false);
-}
-
-bool Args::value(std::initializer_list<const char*> names, std::string* v) {
-  bool found = false;
-  for (size_t i = 0; i < end_of_options_; ++i) {
-    if (used_[i]) continue;
-    for (const char* n : names) {
-      const std::string a = args_[i];
-      const std::string eq = std::string(n) + "=";
-      if (a == n) {
-        if (i + 1 >= end_of_options_)
-          throw CliError(kExitUsage, std::string(n) + ": needs a value");
-        *v = args_[i + 1];
-        used_[i] = used_[i + 1] = true;
-        found = true;
-        break;
-      }
-      if (a.rfind(eq, 0) == 0) {
-        *v = a.substr(eq.size());
-        used_[i] = true;
-        found = true;
-        break;
-      }
-    }
-  }
-  return found;
-}
-
-bool Args::flag(std::initializer_list<const char*> names) {
-  bool found = false;
-  for (size_t i = 0; i < end_of_options_; ++i)
-    for (const char* n : names)
-      if (!used_[i] && args_[i] == n) {
-        used_[i] = true;
-        found = true;
-      }
-  return found;
-}
-
-void Args::parse_common(CommonFlags* c) {
-  std::string v;
-  value({"-o", "--output"}, &c->output);
-  value({"--model"}, &c->model);
-  if (value({"--device"}, &v)) {
-    const bool cuda_n = v.rfind("cuda:", 0) == 0 && v.size() > 5 && v.size() <= 8 &&
-                        v.find_first_not_of("0123456789", 5) == std::string::npos;
-    if (v != "cpu" && v != "cuda" && !cuda_n)
-      throw CliError(kExitUsage, "--device: expected cpu, cuda or cuda:N");
+void add_common_flags(flags::Parser& p, CommonFlags* c) {
+  p.value("-o,--output", &c->output);
+  p.value("--model", &c->model);
+  p.setter("--device", [c](const std::string& v) {
+    flags::device_index(v);
     c->device = v;
-  }
-  if (value({"-j", "--threads"}, &v)) c->threads = parse_int("--threads", v, 1, 256);
-  c->overwrite = flag({"-y", "--overwrite"});
-  c->json = flag({"--json"});
-  c->quiet = flag({"--quiet"});
-  c->verbose = flag({"-v", "--verbose"});
-}
-
-std::vector<std::string> Args::positionals() {
-  std::vector<std::string> out;
-  for (size_t i = 0; i < args_.size(); ++i) {
-    if (used_[i]) continue;
-    if (i < end_of_options_ && args_[i].size() > 1 && args_[i][0] == '-')
-      throw CliError(kExitUsage, args_[i] + ": unknown option");
-    out.push_back(args_[i]);
-  }
-  return out;
-}
-
-int parse_int(const std::string& flag, const std::string& v, long lo, long hi) {
-  char* end = nullptr;
-  const long x = std::strtol(v.c_str(), &end, 10);
-  if (v.empty() || *end || x < lo || x > hi)
-    throw CliError(kExitUsage, flag + ": expected an integer in " + std::to_string(lo) + ".." +
-                                   std::to_string(hi) + ", got '" + v + "'");
-  return static_cast<int>(x);
-}
-
-double parse_double(const std::string& flag, const std::string& v, double lo, double hi) {
-  char* end = nullptr;
-  const double x = std::strtod(v.c_str(), &end);
-  if (v.empty() || *end || !(x >= lo && x <= hi)) {
-    std::ostringstream s;
-    s << flag << ": expected a number in " << lo << ".." << hi << ", got '" << v << "'";
-    throw CliError(kExitUsage, s.str());
-  }
-  return x;
+  });
+  p.setter("-j,--threads", [c](const std::string& v) {
+    c->threads = static_cast<int>(parse_int("--threads", v, 1, 256));
+  });
+  p.flag("-y,--overwrite", &c->overwrite);
+  p.flag("--json", &c->json);
+  p.flag("--quiet", &c->quiet);
+  p.flag("-v,--verbose", &c->verbose);
 }
 
 Context::Context(const std::string& weights, lucid_model_kind kind, const CommonFlags& f) {
@@ -137,7 +52,7 @@ Context::Context(const std::string& weights, lucid_model_kind kind, const Common
   p.weights_path = weights.empty() ? nullptr : weights.c_str();
   if (f.device != "cpu") {
     p.device = LUCID_DEVICE_CUDA;
-    p.device_index = f.device == "cuda" ? 0 : std::atoi(f.device.c_str() + 5);
+    p.device_index = flags::device_index(f.device);
   }
   const lucid_status s = lucid_context_create_ex(&p, &ctx_);
   if (s != LUCID_OK)
@@ -178,7 +93,7 @@ std::string with_thousands(uint64_t n) {
 void check_device(const CommonFlags& f) {
   if (f.device == "cpu") return;
   const int n = lucid_cuda_device_count();
-  const int want = f.device == "cuda" ? 0 : std::atoi(f.device.c_str() + 5);
+  const int want = flags::device_index(f.device);
   if (want >= n)
     throw CliError(kExitDevice, "--device " + f.device + ": " +
                                     (n == 0 ? std::string("no CUDA device is available")
@@ -288,6 +203,11 @@ int main(int argc, char** argv) {
     if (cmd == "bench-restore") return cmd_bench_restore(argc, argv);
     std::cerr << "error: " << cmd << ": unknown command (see lucid --help)\n";
     return kExitUsage;
+  } catch (const lucid::flags::Help&) {
+    std::cout << kHelp;
+    return 0;
+  } catch (const lucid::flags::UsageError& e) {
+    return lucid::flags::report(e);
   } catch (const CliError& e) {
     std::cerr << "error: " << e.what() << "\n";
     return e.code();
