@@ -477,53 +477,28 @@ void check_output(const std::string& path, const std::string& flag, bool overwri
 
 int cmd_bench(const std::vector<std::string>& args) {
   BenchFlags f;
-  std::vector<std::string> inputs;
   std::string qp_arg;
-  bool options_done = false;
-  auto value = [&](size_t& i, const std::string& flag) -> std::string {
-    if (i + 1 >= args.size()) throw CliError(kExitUsage, flag + ": missing value");
-    return args[++i];
-  };
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (options_done || a.empty() || a[0] != '-' || a == "-") {
-      inputs.push_back(a);
-    } else if (a == "--") {
-      options_done = true;
-    } else if (a == "--codec") {
-      f.codec = value(i, a);
-      if (f.codec != "hevc" && f.codec != "av1") throw CliError(kExitUsage, "--codec: expected hevc or av1, got '" + f.codec + "'");
-    } else if (a == "--qp") {
-      qp_arg = value(i, a);
-    } else if (a == "--json") {
-      f.json_path = value(i, a);
-    } else if (a == "--plot") {
-      f.plot_path = value(i, a);
-    } else if (a == "--keep") {
-      f.keep_dir = value(i, a);
-    } else if (a == "--model" || a == "--weights") {
-      f.model = value(i, a);
-    } else if (a == "--device") {
-      f.device = value(i, a);
-    } else if (a == "--tile") {
-      f.tile = static_cast<int>(parse_int(a, value(i, a), 0, 1 << 16));
-      if (f.tile > 0 && f.tile < 16) throw CliError(kExitUsage, "--tile: expected 0 (whole frames) or 16..65536");
-    } else if (a == "--frames") {
-      f.max_frames = parse_int(a, value(i, a), 1, int64_t{1} << 40);
-    } else if (a == "-j" || a == "--threads") {
-      f.threads = static_cast<int>(parse_int(a, value(i, a), 1, 256));
-    } else if (a == "--no-per-frame") {
-      f.per_frame = false;
-    } else if (a == "-y" || a == "--overwrite") {
-      f.overwrite = true;
-    } else if (a == "--quiet") {
-      f.quiet = true;
-    } else if (a == "-v" || a == "--verbose") {
-      f.verbose = true;
-    } else {
-      throw CliError(kExitUsage, "bench: unknown option '" + a + "'");
-    }
-  }
+  flags::Parser p("bench", flags::Wording::kCommand);
+  p.setter("--codec", [&](const std::string& v) {
+    if (v != "hevc" && v != "av1") throw flags::UsageError("--codec: expected hevc or av1, got '" + v + "'");
+    f.codec = v;
+  });
+  p.value("--qp", &qp_arg);
+  p.value("--json", &f.json_path);
+  p.value("--plot", &f.plot_path);
+  p.value("--keep", &f.keep_dir);
+  p.value("--model,--weights", &f.model);
+  p.value("--device", &f.device);
+  p.setter("--tile", [&](const std::string& v) { f.tile = parse_tile(v); });
+  p.setter("--frames", [&](const std::string& v) { f.max_frames = parse_int("--frames", v, 1, int64_t{1} << 40); });
+  p.setter("-j,--threads", [&](const std::string& v) { f.threads = static_cast<int>(parse_int("-j", v, 1, 256)); });
+  bool no_per_frame = false;
+  p.flag("--no-per-frame", &no_per_frame);
+  p.flag("-y,--overwrite", &f.overwrite);
+  p.flag("--quiet", &f.quiet);
+  p.flag("-v,--verbose", &f.verbose);
+  const std::vector<std::string> inputs = p.parse(args);
+  if (no_per_frame) f.per_frame = false;
   if (inputs.empty()) throw CliError(kExitUsage, "bench: missing input (a folder of clean clips, a clip or a list file)");
   if (f.codec.empty()) throw CliError(kExitUsage, "bench: missing --codec hevc|av1");
   const CodecSetup cs = setup_for(f.codec);

@@ -1,6 +1,7 @@
 // `lucid-video info IN [--json] [--qp N] [-v]`
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -21,39 +22,18 @@ using video::PictType;
 
 std::string pict(PictType t) { return std::string(1, static_cast<char>(t)); }
 
-double parse_qp(const std::string& v) {
-  try {
-    size_t used = 0;
-    const double q = std::stod(v, &used);
-    if (used == v.size() && std::isfinite(q) && q >= -48 && q <= 255) return q;
-  } catch (const std::exception&) {
-  }
-  throw CliError(kExitUsage, "--qp: expected a number in -48..255, got '" + v + "'");
-}
-
 }  // namespace
 
 int cmd_info(const std::vector<std::string>& args) {
-  std::vector<std::string> inputs;
-  bool json = false, verbose = false, options_done = false;
+  bool json = false, verbose = false;
+  std::optional<std::string> qp;
+  flags::Parser p("info", flags::Wording::kCommand);
+  p.flag("--json", &json);
+  p.flag("-v,--verbose", &verbose);
+  p.value("--qp", &qp);
+  const std::vector<std::string> inputs = p.parse(args);
   video::ReaderOptions opt;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (!options_done && a == "--") {
-      options_done = true;
-    } else if (!options_done && a == "--json") {
-      json = true;
-    } else if (!options_done && (a == "-v" || a == "--verbose")) {
-      verbose = true;
-    } else if (!options_done && a == "--qp") {
-      if (i + 1 >= args.size()) throw CliError(kExitUsage, "--qp: missing value");
-      opt.qp_override = parse_qp(args[++i]);
-    } else if (!options_done && a.size() > 1 && a[0] == '-') {
-      throw CliError(kExitUsage, "info: unknown option '" + a + "'");
-    } else {
-      inputs.push_back(a);
-    }
-  }
+  if (qp) opt.qp_override = parse_qp(*qp);
   if (inputs.size() != 1) throw CliError(kExitUsage, "info: expected exactly one input file (see --help)");
   av_log_set_level(verbose ? AV_LOG_WARNING : AV_LOG_QUIET);
   const std::string& path = inputs[0];

@@ -584,77 +584,43 @@ int cmd_restore(const std::vector<std::string>& args) {
   std::vector<std::string> inputs;
   std::string output, manifest;
   std::optional<std::pair<int, int>> shard;
-  bool options_done = false;
-  auto value = [&](size_t& i, const std::string& flag) -> std::string {
-    if (i + 1 >= args.size()) throw CliError(kExitUsage, flag + ": missing value");
-    return args[++i];
-  };
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (options_done || a.empty() || a[0] != '-' || a == "-") {
-      inputs.push_back(a);
-    } else if (a == "--") {
-      options_done = true;
-    } else if (a == "-o" || a == "--output") {
-      output = value(i, a);
-    } else if (a == "--qp") {
-      const std::string v = value(i, a);
-      try {
-        size_t used = 0;
-        const double q = std::stod(v, &used);
-        if (used != v.size() || !std::isfinite(q) || q < -48 || q > 255) throw std::invalid_argument("");
-        f.qp = q;
-      } catch (const std::exception&) {
-        throw CliError(kExitUsage, "--qp: expected a number in -48..255, got '" + v + "'");
-      }
-    } else if (a == "--tile") {
-      f.tile = static_cast<int>(parse_int(a, value(i, a), 0, 1 << 16));
-      if (f.tile > 0 && f.tile < 16) throw CliError(kExitUsage, "--tile: expected 0 (whole frames) or 16..65536");
-    } else if (a == "--frames") {
-      const std::string v = value(i, a);
-      const size_t c = v.find(':');
-      if (c == std::string::npos) throw CliError(kExitUsage, "--frames: expected A:B or A: (frames A..B-1), got '" + v + "'");
-      f.from = c == 0 ? 0 : parse_int("--frames", v.substr(0, c), 0, int64_t{1} << 40);
-      if (c + 1 < v.size()) f.to = parse_int("--frames", v.substr(c + 1), 1, int64_t{1} << 40);
-      if (f.to && *f.to <= f.from) throw CliError(kExitUsage, "--frames: empty range '" + v + "' (B must exceed A)");
-    } else if (a == "--codec") {
-      f.out.codec = value(i, a);
-      if (f.out.codec != "ffv1" && f.out.codec != "x265" && f.out.codec != "svtav1" && f.out.codec != "x264")
-        throw CliError(kExitUsage, "--codec: expected ffv1, x265, svtav1 or x264, got '" + f.out.codec + "'");
-    } else if (a == "--crf") {
-      f.out.crf = static_cast<int>(parse_int(a, value(i, a), 0, 63));
-    } else if (a == "--qp-out") {
-      f.out.qp = static_cast<int>(parse_int(a, value(i, a), 0, 255));
-    } else if (a == "-j" || a == "--threads") {
-      f.threads = static_cast<int>(parse_int(a, value(i, a), 1, 256));
-    } else if (a == "--segment") {
-      f.segment = static_cast<int>(parse_int(a, value(i, a), 1, 1 << 24));
-    } else if (a == "-y" || a == "--overwrite") {
-      f.overwrite = true;
-    } else if (a == "--json") {
-      f.json = true;
-    } else if (a == "--resume") {
-      f.resume = true;
-    } else if (a == "-v" || a == "--verbose") {
-      f.verbose = true;
-    } else if (a == "--quiet") {
-      f.quiet = true;
-    } else if (a == "--device") {
-      f.device = value(i, a);
-    } else if (a == "--model" || a == "--weights") {
-      f.model = value(i, a);
-    } else if (a == "--manifest") {
-      manifest = value(i, a);
-    } else if (a == "--shard") {
-      const std::string v = value(i, a);
-      shard = parse_shard(v);
-      if (!shard) throw CliError(kExitUsage, "--shard: expected I/N with 0 <= I < N, got '" + v + "'");
-    } else if (a == "--debug-frame-delay-ms") {
-      f.debug_delay_ms = static_cast<int>(parse_int(a, value(i, a), 0, 60000));
-    } else {
-      throw CliError(kExitUsage, "restore: unknown option '" + a + "'");
-    }
-  }
+  // Each value is checked by its setter as it is parsed.
+  flags::Parser p("restore", flags::Wording::kCommand);
+  p.value("-o,--output", &output);
+  p.setter("--qp", [&](const std::string& v) { f.qp = parse_qp(v); });
+  p.setter("--tile", [&](const std::string& v) { f.tile = parse_tile(v); });
+  p.setter("--frames", [&](const std::string& v) {
+    const size_t c = v.find(':');
+    if (c == std::string::npos) throw flags::UsageError("--frames: expected A:B or A: (frames A..B-1), got '" + v + "'");
+    f.from = c == 0 ? 0 : parse_int("--frames", v.substr(0, c), 0, int64_t{1} << 40);
+    if (c + 1 < v.size()) f.to = parse_int("--frames", v.substr(c + 1), 1, int64_t{1} << 40);
+    if (f.to && *f.to <= f.from) throw flags::UsageError("--frames: empty range '" + v + "' (B must exceed A)");
+  });
+  p.setter("--codec", [&](const std::string& v) {
+    if (v != "ffv1" && v != "x265" && v != "svtav1" && v != "x264")
+      throw flags::UsageError("--codec: expected ffv1, x265, svtav1 or x264, got '" + v + "'");
+    f.out.codec = v;
+  });
+  p.setter("--crf", [&](const std::string& v) { f.out.crf = static_cast<int>(parse_int("--crf", v, 0, 63)); });
+  p.setter("--qp-out", [&](const std::string& v) { f.out.qp = static_cast<int>(parse_int("--qp-out", v, 0, 255)); });
+  p.setter("-j,--threads", [&](const std::string& v) { f.threads = static_cast<int>(parse_int("-j", v, 1, 256)); });
+  p.setter("--segment", [&](const std::string& v) { f.segment = static_cast<int>(parse_int("--segment", v, 1, 1 << 24)); });
+  p.flag("-y,--overwrite", &f.overwrite);
+  p.flag("--json", &f.json);
+  p.flag("--resume", &f.resume);
+  p.flag("-v,--verbose", &f.verbose);
+  p.flag("--quiet", &f.quiet);
+  p.value("--device", &f.device);
+  p.value("--model,--weights", &f.model);
+  p.value("--manifest", &manifest);
+  p.setter("--shard", [&](const std::string& v) {
+    shard = parse_shard(v);
+    if (!shard) throw flags::UsageError("--shard: expected I/N with 0 <= I < N, got '" + v + "'");
+  });
+  p.setter("--debug-frame-delay-ms", [&](const std::string& v) {
+    f.debug_delay_ms = static_cast<int>(parse_int("--debug-frame-delay-ms", v, 0, 60000));
+  });
+  inputs = p.parse(args);
   if ((f.out.crf || f.out.qp) && f.out.codec == "ffv1")
     throw CliError(kExitUsage, "--crf/--qp-out: FFV1 is lossless; choose --codec x265, svtav1 or x264");
   if (f.out.crf && f.out.qp) throw CliError(kExitUsage, "--crf and --qp-out exclude each other");

@@ -83,15 +83,16 @@ int main(int argc, char** argv) {
     std::puts("lucid-video 0.1.0");
     return kExitOk;
   }
-  if (args.size() == 2 && (args[1] == "-h" || args[1] == "--help")) {
-    std::fputs(kUsage, stdout);
-    return kExitOk;
-  }
   try {
     if (cmd == "info") return cmd_info({args.begin() + 1, args.end()});
     if (cmd == "restore") return cmd_restore({args.begin() + 1, args.end()});
     if (cmd == "bench") return cmd_bench({args.begin() + 1, args.end()});
     throw CliError(kExitUsage, "lucid-video: unknown command '" + cmd + "' (see --help)");
+  } catch (const lucid::flags::Help&) {  // CMD -h/--help
+    std::fputs(kUsage, stdout);
+    return kExitOk;
+  } catch (const lucid::flags::UsageError& e) {
+    return lucid::flags::report(e, kUsage);
   } catch (const CliError& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     if (e.code == kExitUsage) std::fputs(kUsage, stderr);

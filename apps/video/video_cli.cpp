@@ -22,25 +22,20 @@ int cuda_device_count() {
 }
 }  // namespace
 
-int64_t parse_int(const std::string& flag, const std::string& v, int64_t lo, int64_t hi) {
-  try {
-    size_t used = 0;
-    const long long n = std::stoll(v, &used);
-    if (used == v.size() && n >= lo && n <= hi) return n;
-  } catch (const std::exception&) {
-  }
-  throw CliError(kExitUsage, flag + ": expected an integer in " + std::to_string(lo) + ".." + std::to_string(hi) +
-                                 ", got '" + v + "'");
+double parse_qp(const std::string& v) { return flags::parse_double("--qp", v, -48, 255); }
+
+int parse_tile(const std::string& v) {
+  const int tile = static_cast<int>(parse_int("--tile", v, 0, 1 << 16));
+  if (tile > 0 && tile < 16) throw flags::UsageError("--tile: expected 0 (whole frames) or 16..65536");
+  return tile;
 }
 
 int exit_for(video::VideoErrorKind k) { return k == video::VideoErrorKind::kOpen ? kExitUnreadable : kExitCorrupt; }
 
 void check_device(const std::string& device, bool verbose) {
   if (device == "cpu") return;
-  if (device != "cuda" && device.rfind("cuda:", 0) != 0)
-    throw CliError(kExitUsage, "--device: expected cpu, cuda or cuda:N, got '" + device + "'");
+  const int want = flags::device_index(device);
   const int n = cuda_device_count();
-  const int want = device == "cuda" ? 0 : static_cast<int>(parse_int("--device", device.substr(5), 0, 64));
   if (want >= n)
     throw CliError(kExitDevice, "--device " + device + ": " +
                                     (n == 0 ? std::string("no CUDA device is available")

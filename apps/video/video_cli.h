@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "flags.h"
 #include "lucid/video/video_reader.h"
 #include "lucid/video_restore/frame.h"
 #include "lucid/video_restore/frame_restorer.h"
@@ -39,8 +40,13 @@ int cmd_bench(const std::vector<std::string>& args);
 
 // --- helpers shared by the commands (video_cli.cpp) ---
 
-// An integer flag value in lo..hi, else CliError(kExitUsage, "FLAG: expected ...").
-int64_t parse_int(const std::string& flag, const std::string& v, int64_t lo, int64_t hi);
+// Flag values (lucid::flags, apps/common/flags.h, the parser of all three tools): out of range
+// is flags::UsageError("FLAG: expected ..."), exit 1 with the usage.
+using flags::parse_int;
+// --qp: the QP the restorer is told, a number in -48..255.
+double parse_qp(const std::string& v);
+// --tile: 0 (whole frames) or 16..65536.
+int parse_tile(const std::string& v);
 // The exit code of a reader/writer error: 2 for files that cannot be opened, else 3.
 int exit_for(video::VideoErrorKind k);
 // Checks --device: "cpu", or "cuda[:N]" with that CUDA device visible (else exit 6). No LibTorch
