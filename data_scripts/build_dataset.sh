@@ -6,7 +6,10 @@
 # --out DIR     where lists, manifest and extracted photos go (default data/photos).
 # Debian wallpaper photos (see data_scripts/debian_photos.txt) are extracted from their
 # packages with apt-get download + dpkg -x and downscaled like the shared set, unless
-# --no-debian. Every image is listed with its SHA-256 in OUT/manifest.tsv.
+# --no-debian. Writes OUT/train.txt, OUT/val.txt, OUT/val_shared.txt and OUT/test.txt (the
+# held-out test photographs: Debian photos of split test, from packages that give no train or
+# val photo; empty with --no-debian). Every image is listed with its split and SHA-256 in
+# OUT/manifest.tsv.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -18,13 +21,14 @@ while [ $# -gt 0 ]; do
     --shared) shared="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --no-debian) debian=0; shift ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "error: build_dataset.sh: unknown option $1" >&2; exit 1 ;;
   esac
 done
 mkdir -p "$out"
 : > "$out/train.txt"
 : > "$out/val.txt"
+: > "$out/test.txt"
 if [ -f "$shared/splits/train.txt" ] && [ -f "$shared/splits/val.txt" ]; then
   shared="$(cd "$shared" && pwd)"
   for s in train val; do
@@ -51,10 +55,10 @@ else
 fi
 {
   printf 'split\tsha256\tpath\n'
-  for s in train val; do
+  for s in train val test; do
     while IFS= read -r f; do
       printf '%s\t%s\t%s\n' "$s" "$(sha256sum "$f" | cut -d' ' -f1)" "$f"
     done < "$out/$s.txt"
   done
 } > "$out/manifest.tsv"
-echo "dataset: $(wc -l < "$out/train.txt") train, $(wc -l < "$out/val.txt") val photos ($(wc -l < "$out/val_shared.txt") in val_shared.txt); manifest $out/manifest.tsv" >&2
+echo "dataset: $(wc -l < "$out/train.txt") train, $(wc -l < "$out/val.txt") val photos ($(wc -l < "$out/val_shared.txt") in val_shared.txt), $(wc -l < "$out/test.txt") test; manifest $out/manifest.tsv" >&2

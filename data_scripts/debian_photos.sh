@@ -4,7 +4,9 @@
 # ../shared/data/SOURCES.md).
 #   data_scripts/debian_photos.sh OUTDIR LISTDIR
 # Writes OUTDIR/<package>/<name>.png and OUTDIR/provenance.tsv, and appends the absolute path of
-# each PNG to LISTDIR/train.txt or LISTDIR/val.txt as the list says.
+# each PNG to LISTDIR/train.txt, LISTDIR/val.txt or LISTDIR/test.txt as its split in the list says
+# (split test: the held-out test photographs, from packages that give no train or val photo; they
+# never go to train.txt or val.txt).
 # Packages come from the configured apt sources (apt-get download + dpkg -x; no other network),
 # at the version the list pins, else apt's candidate (with a note). Outputs whose provenance
 # record and content still match are reused without downloading; DEBIAN_PHOTOS_REBUILD=1
@@ -23,7 +25,7 @@ warn() { echo "warning: $prog: $*" >&2; }
 note() { echo "note: $prog: $*" >&2; }
 
 if [ $# -ne 2 ]; then
-  echo "usage: $prog OUTDIR LISTDIR  (photos go to OUTDIR/<package>/, paths are appended to LISTDIR/{train,val}.txt)" >&2
+  echo "usage: $prog OUTDIR LISTDIR  (photos go to OUTDIR/<package>/, paths are appended to LISTDIR/{train,val,test}.txt)" >&2
   exit 2
 fi
 mkdir -p "$1" "$2" || die "cannot create '$1' or '$2'"
@@ -50,7 +52,7 @@ recipe="$("$py" "$helper" --recipe)" || die "$helper --recipe failed"
 # ---- the list: package version path split name mode -------------------------------------------
 e_pkg=() e_ver=() e_path=() e_split=() e_name=() e_mode=()
 pkgs=()
-declare -A pkg_ver=() seen=()
+declare -A pkg_ver=() pkg_kind=() seen=()
 n=0
 while read -r pkg ver path split name mode extra; do
   n=$((n + 1))
@@ -60,9 +62,15 @@ while read -r pkg ver path split name mode extra; do
   [[ "$pkg" =~ ^[a-z0-9][a-z0-9.+-]+$ ]] || die "$where: bad package name '$pkg'"
   [[ "$name" =~ ^[A-Za-z0-9][A-Za-z0-9._+-]*$ ]] || die "$where: bad output name '$name'"
   case "$path" in /*|*..*) die "$where: path must be relative to the package root: '$path'" ;; esac
-  case "$split" in train|val) ;; *) die "$where: split must be train or val, not '$split'" ;; esac
+  case "$split" in train|val|test) ;; *) die "$where: split must be train, val or test, not '$split'" ;; esac
   case "$mode" in downscale|copy) ;; *) die "$where: mode must be downscale or copy, not '$mode'" ;; esac
   [ -z "${seen[$pkg/$name]:-}" ] || die "$where: $pkg/$name is listed twice"
+  # A package gives test photos or train/val photos, never both (the test set is held out by source).
+  kind=trainval
+  [ "$split" != test ] || kind=test
+  [ -z "${pkg_kind[$pkg]:-}" ] || [ "${pkg_kind[$pkg]}" = "$kind" ] ||
+    die "$where: $pkg gives both test and train/val photos (a test package must give only test photos)"
+  pkg_kind[$pkg]=$kind
   seen[$pkg/$name]=1
   if [ -z "${pkg_ver[$pkg]:-}" ]; then
     pkg_ver[$pkg]="$ver"
@@ -189,12 +197,16 @@ fi
   done
 } > "$prov.tmp"
 mv -f "$prov.tmp" "$prov"
-ntrain=0 nval=0
+ntrain=0 nval=0 ntest=0
 for ((i = 0; i < total; i++)); do
   [ -n "${rec[$i]:-}" ] || continue
   echo "$outdir/${e_pkg[$i]}/${e_name[$i]}.png" >> "$listdir/${e_split[$i]}.txt"
-  if [ "${e_split[$i]}" = train ]; then ntrain=$((ntrain + 1)); else nval=$((nval + 1)); fi
+  case "${e_split[$i]}" in
+    train) ntrain=$((ntrain + 1)) ;;
+    val) nval=$((nval + 1)) ;;
+    *) ntest=$((ntest + 1)) ;;
+  esac
 done
 [ "$failed" -eq 0 ] || warn "apt-get download failed for $failed of $attempted package(s)"
 [ "$made" -eq "$total" ] || warn "only $made of the $total listed Debian photographs were made"
-echo "debian photos: $made ($ntrain train, $nval val) in $outdir: $written written, $unchanged unchanged, $reused reused" >&2
+echo "debian photos: $made ($ntrain train, $nval val, $ntest test) in $outdir: $written written, $unchanged unchanged, $reused reused" >&2
