@@ -55,13 +55,6 @@ ValResult validate(models::FatCodec& model, const std::vector<Photo>& val, int c
   return r;
 }
 
-std::string fmt(double v, int prec = 5) {
-  std::ostringstream s;
-  s.precision(prec);
-  s << v;
-  return s.str();
-}
-
 // Training or validation photos: an image list or a raw image pack; sets *fingerprint.
 std::vector<Photo> load_images(const std::string& list, const std::string& pack, int min_side,
                                std::string* fingerprint) {
@@ -118,10 +111,7 @@ int train_codec(const CodecTrainOptions& o) {
   torch::optim::Adam opt(main_params, torch::optim::AdamOptions(o.lr));
   torch::optim::Adam aux_opt(aux_params, torch::optim::AdamOptions(1e-3));
 
-  std::mt19937_64 rng(o.seed);
-  int64_t step = 0;
-  double wall = 0, best_val = 1e30, lr = o.lr;
-  int bad_evals = 0;
+  Progress p(o.seed, o.lr);
   StateMap prior_state;
   if (checkpoint_exists(o.run_dir, "last")) {
     if (adopt_from) {
@@ -151,26 +141,16 @@ int train_codec(const CodecTrainOptions& o) {
         return 2;
       }
     }
-    step = std::stoll(prior_state.at("step"));
-    wall = std::stod(prior_state.at("wall_seconds"));
-    best_val = std::stod(prior_state.at("best_val"));
-    lr = std::stod(prior_state.at("lr"));
-    bad_evals = std::stoi(prior_state.at("bad_evals"));
-    rng_from_string(rng, prior_state.at("rng"));
-    std::cerr << "resumed " << o.run_dir << " at step " << step << " (" << fmt(wall / 3600, 3)
-              << " h trained, lr " << lr << ")\n";
-    apply_lr_reset(o.reset_lr, &lr, &bad_evals);
+    p.resume(prior_state, o.run_dir, o.reset_lr);
     if (extend_below + extend_above > 0) {
       model->extend_gains(cfg, extend_below, extend_above, &opt);
-      // The validation qualities now mean other lambdas: earlier scores are not comparable.
-      best_val = 1e30;
-      bad_evals = 0;
+      p.forget_best();  // the validation qualities now mean other lambdas
       std::cerr << "rate range widened: " << extend_below << " gain anchor(s) below, "
                 << extend_above << " above (lambda " << cfg.lambda_min << " .. "
                 << cfg.lambda_max << ")\n";
     }
   }
-  set_lr(opt, lr);
+  set_lr(opt, p.lr);
   // Constructed after a possible widening of the rate range: it averages the final shapes.
   WeightAverage average(*model, o.ema);
   if (average.enabled() && !prior_state.empty() && !average.load(o.run_dir, "last"))
@@ -186,11 +166,8 @@ int train_codec(const CodecTrainOptions& o) {
   std::string fingerprint, val_fingerprint;
   auto train = load_images(o.train_list, o.train_pack, o.crop, &fingerprint);
   auto val = load_images(o.val_list, o.val_pack, o.val_crop, &val_fingerprint);
-  reconcile_val_set(prior_state, val_fingerprint, &best_val, &bad_evals);
-  if (o.reset_best) {
-    best_val = 1e30;
-    bad_evals = 0;
-  }
+  reconcile_val_set(prior_state, val_fingerprint, &p.best_val, &p.bad_evals);
+  if (o.reset_best) p.forget_best();
   std::cerr << "train images: " << train.size() << ", val images: " << val.size()
             << ", dataset " << fingerprint << "\n";
   if (!prior_state.empty() && prior_state.count("dataset") &&
@@ -203,73 +180,60 @@ int train_codec(const CodecTrainOptions& o) {
              "bpp_q100,psnr_q100");
 
   auto make_state = [&](double val_loss) {
-    return StateMap{{"config", cfg.serialize()},     {"step", std::to_string(step)},
-                    {"wall_seconds", fmt(wall, 12)}, {"best_val", fmt(best_val, 12)},
-                    {"lr", fmt(lr, 12)},             {"bad_evals", std::to_string(bad_evals)},
-                    {"rng", rng_to_string(rng)},     {"dataset", fingerprint},
-                    {"val_dataset", val_fingerprint},
-                    {"device", device_description(dev, o.threads)},
-                    {"val_loss", fmt(val_loss, 8)},  {"updated", now_iso8601()},
-                    {"ema", fmt(o.ema)}, {"lambda_balance", fmt(o.lambda_balance)}};
+    StateMap s = p.state(cfg.serialize(), fingerprint, val_fingerprint,
+                         device_description(dev, o.threads));
+    s["val_loss"] = fmt(val_loss, 8);
+    s["ema"] = fmt(o.ema);
+    s["lambda_balance"] = fmt(o.lambda_balance);
+    return s;
   };
 
-  auto t_start = std::chrono::steady_clock::now();
-  auto last_ckpt = t_start, last_eval = t_start;
+  TrainClock clock(o);
   double acc_loss = 0, acc_bpp = 0, acc_psnr = 0, acc_aux = 0;
   int acc_n = 0;
-  const double wall0 = wall;
-  const int64_t step0 = step;
+  const double wall0 = p.wall;
+  const int64_t step0 = p.step;
   int64_t saved_step = -1;  // step of the last save of "last" in this session
   auto evaluate = [&] {
     average.swap();  // validate (and keep as "best") the averaged weights
     ValResult v = validate(model, val, o.val_crop, dev);
     std::ostringstream row;
-    row << "val," << step << "," << fmt(wall, 8) << "," << fmt(lr) << ",,,,," << fmt(v.loss);
+    row << "val," << p.step << "," << fmt(p.wall, 8) << "," << fmt(p.lr) << ",,,,," << fmt(v.loss);
     for (size_t i = 0; i < v.bpp.size(); ++i) row << "," << fmt(v.bpp[i]) << "," << fmt(v.psnr[i]);
     log.row(row.str());
-    std::cerr << "val step " << step << "  loss " << fmt(v.loss) << "  bpp/psnr";
+    std::cerr << "val step " << p.step << "  loss " << fmt(v.loss) << "  bpp/psnr";
     for (size_t i = 0; i < v.bpp.size(); ++i)
       std::cerr << "  " << fmt(v.bpp[i], 3) << "/" << fmt(v.psnr[i], 4);
     std::cerr << "\n";
-    if (v.loss < best_val) {
-      best_val = v.loss;
-      bad_evals = 0;
+    if (p.judge(v.loss, o.patience))
       save_checkpoint(o.run_dir, "best", *model, {&opt, &aux_opt}, make_state(v.loss), nullptr,
                       format);
-    } else if (++bad_evals >= o.patience) {
-      lr = std::max(lr * 0.5, 1e-6);  // plateau: halve the learning rate
-      bad_evals = 0;
-      std::cerr << "validation plateau: lr -> " << lr << "\n";
-    }
     average.swap();
   };
   model->train();
   if (o.eval_at_start) {
     evaluate();
     // --minutes budgets the training: the clock starts after this validation.
-    t_start = last_ckpt = last_eval = std::chrono::steady_clock::now();
+    clock.restart();
   }
-  while (true) {
-    const double session = seconds_since(t_start);
-    if ((o.minutes > 0 && session >= o.minutes * 60) || (o.max_steps > 0 && step >= o.max_steps))
-      break;
+  while (!clock.finished(p.step)) {
     // Per-step seed: the noise of step s is the same whether or not training was resumed.
-    torch::manual_seed(o.seed * 1000003ULL + static_cast<uint64_t>(step));
+    torch::manual_seed(o.seed * 1000003ULL + static_cast<uint64_t>(p.step));
     std::vector<torch::Tensor> crops;
     std::vector<float> qs;
     std::uniform_real_distribution<float> uq(0.0f, 1.0f);
     for (int b = 0; b < o.batch; ++b) {
-      crops.push_back(random_crop(train, o.crop, rng));
-      qs.push_back(uq(rng));
+      crops.push_back(random_crop(train, o.crop, p.rng));
+      qs.push_back(uq(p.rng));
     }
     torch::Tensor x = torch::stack(crops).to(dev);
     torch::Tensor q = torch::tensor(qs).to(dev);
     torch::Tensor lambda =
         torch::exp(std::log(cfg.lambda_min) + q * (std::log(cfg.lambda_max) - std::log(cfg.lambda_min)));
-    if (o.warmup_steps > 0 && step < o.warmup_steps)
-      set_lr(opt, lr * (step + 1) / o.warmup_steps);
+    if (o.warmup_steps > 0 && p.step < o.warmup_steps)
+      set_lr(opt, p.lr * (p.step + 1) / o.warmup_steps);
     else
-      set_lr(opt, lr);
+      set_lr(opt, p.lr);
 
     auto out = model->forward_train(x, q);
     torch::Tensor mse = (out.x_hat - x).pow(2).flatten(1).mean(1);
@@ -286,74 +250,41 @@ int train_codec(const CodecTrainOptions& o) {
     torch::Tensor aux = model->aux_loss();
     aux.backward();
     aux_opt.step();
-    average.update(step);
-    ++step;
+    average.update(p.step);
+    ++p.step;
 
     acc_loss += loss.item<double>();
     acc_bpp += bpp.mean().item<double>();
     acc_psnr += (10 * torch::log10(1.0 / mse.clamp_min(1e-10))).mean().item<double>();
     acc_aux += aux.item<double>();
     ++acc_n;
-    wall = wall0 + seconds_since(t_start);
-    if (step % o.log_every == 0) {
-      log.row("train," + std::to_string(step) + "," + fmt(wall, 8) + "," + fmt(lr) + "," +
+    p.wall = wall0 + clock.seconds();
+    if (p.step % o.log_every == 0) {
+      log.row("train," + std::to_string(p.step) + "," + fmt(p.wall, 8) + "," + fmt(p.lr) + "," +
               fmt(acc_loss / acc_n) + "," + fmt(acc_bpp / acc_n) + "," + fmt(acc_psnr / acc_n) +
               "," + fmt(acc_aux / acc_n) + ",,,,,,,");
-      std::cerr << "step " << step << "  loss " << fmt(acc_loss / acc_n) << "  bpp "
+      std::cerr << "step " << p.step << "  loss " << fmt(acc_loss / acc_n) << "  bpp "
                 << fmt(acc_bpp / acc_n, 4) << "  psnr " << fmt(acc_psnr / acc_n, 4) << "  aux "
-                << fmt(acc_aux / acc_n, 4) << "  " << fmt(seconds_since(t_start) / (step - (prior_state.empty() ? 0 : std::stoll(prior_state.at("step")))), 3)
+                << fmt(acc_aux / acc_n, 4) << "  " << fmt(clock.seconds() / (p.step - step0), 3)
                 << " s/step\n";
       acc_loss = acc_bpp = acc_psnr = acc_aux = 0;
       acc_n = 0;
     }
-    if (seconds_since(last_eval) >= o.eval_minutes * 60) {
-      last_eval = std::chrono::steady_clock::now();
-      evaluate();
-    }
-    if (seconds_since(last_ckpt) >= o.checkpoint_minutes * 60 ||
-        (o.checkpoint_steps > 0 && step % o.checkpoint_steps == 0)) {
-      last_ckpt = std::chrono::steady_clock::now();
+    if (clock.eval_due()) evaluate();
+    if (clock.checkpoint_due(p.step)) {
       save_checkpoint(o.run_dir, "last", *model, {&opt, &aux_opt}, make_state(0), averaged,
                       format);
-      saved_step = step;
+      saved_step = p.step;
     }
   }
-  if (o.eval_at_end && step > step0) evaluate();
+  if (o.eval_at_end && p.step > step0) evaluate();
   // Not twice at one step: a second save would round the state again (harmless, but then a run
   // that saved here in the loop and one that stops here would differ).
-  if (saved_step != step)
+  if (saved_step != p.step)
     save_checkpoint(o.run_dir, "last", *model, {&opt, &aux_opt}, make_state(0), averaged, format);
-  std::cerr << "stopped at step " << step << " (" << fmt(wall / 3600, 3) << " h in total)\n";
+  std::cerr << "stopped at step " << p.step << " (" << fmt(p.wall / 3600, 3) << " h in total)\n";
   return 0;
 }
-
-namespace {
-// The ledger that ships beside the weights: what was trained, how long, on what, how well.
-void write_ledger(const CodecExportOptions& o, const models::FatConfig& cfg,
-                  const StateMap& state, const models::WeightFile& w) {
-  std::string path = o.out;
-  const auto dot = path.rfind(".lucidw");
-  path = (dot == std::string::npos ? path : path.substr(0, dot)) + ".ledger.json";
-  auto get = [&](const char* k) { return state.count(k) ? state.at(k) : std::string(); };
-  // The validation row of the exported step, or the latest before it (a "last" checkpoint).
-  const std::string val_row =
-      validation_row_at(o.run_dir, get("step").empty() ? 0 : std::stoll(get("step"))).row;
-  std::ostringstream j;
-  char hash[17];
-  for (int i = 0; i < 8; ++i) std::snprintf(hash + 2 * i, 3, "%02x", w.hash[i]);
-  j << "{\n  \"model_id\": \"" << o.model_id << "\",\n  \"weights_hash\": \"" << hash
-    << "\",\n  \"config\": \"" << cfg.serialize() << "\",\n  \"checkpoint\": \"" << o.which
-    << "\",\n  \"iterations\": " << (get("step").empty() ? "0" : get("step"))
-    << ",\n  \"wall_hours\": " << (get("wall_seconds").empty() ? 0.0 : std::stod(get("wall_seconds")) / 3600)
-    << ",\n  \"device\": \"" << get("device") << "\",\n  \"dataset_fingerprint\": \""
-    << get("dataset") << "\",\n  \"dataset_manifest\": \"data/photos/manifest.tsv (data_scripts/build_dataset.sh)\""
-    << ",\n  \"validation\": {\"what\": \"centre 256x256 crops of the validation photos, "
-       "rate from the model's likelihoods, columns: kind,step,wall_s,lr,...,val_loss,bpp_q0,"
-       "psnr_q0,bpp_q50,psnr_q50,bpp_q100,psnr_q100\", \"row\": \"" << val_row << "\"},\n"
-    << "  \"updated\": \"" << now_iso8601() << "\"\n}\n";
-  std::ofstream(path) << j.str();
-}
-}  // namespace
 
 int export_codec(const CodecExportOptions& o) {
   torch::set_num_threads(2);
@@ -388,11 +319,6 @@ int export_codec(const CodecExportOptions& o) {
   model->eval();
 
   models::WeightFile w;
-  w.meta["arch"] = "fat";
-  w.meta["model_id"] = o.model_id;
-  w.meta["config"] = cfg.serialize();
-  for (const char* k : {"step", "wall_seconds", "dataset", "device", "val_loss", "updated"})
-    if (state.count(k)) w.meta[std::string("train.") + k] = state.at(k);
   models::export_module(*model, w);
 
   // Freeze the factorized prior into integer CDF tables so every decoder uses the same bits.
@@ -411,10 +337,11 @@ int export_codec(const CodecExportOptions& o) {
   w.tensors.emplace_back("entropy.z_cdf", cdf);
   w.tensors.emplace_back("entropy.z_cdf_len", len);
   w.tensors.emplace_back("entropy.z_offset", off);
-  models::save_weights(o.out, w, o.fp16);
-  write_ledger(o, cfg, state, w);
-  std::cerr << "wrote " << o.out << " (" << fs::file_size(o.out) << " bytes, step "
-            << state.at("step") << ")\n";
+  const auto dot = o.out.rfind(".lucidw");
+  ExportSpec spec = export_spec(o, "fat", cfg.serialize(),
+                                "data/photos/manifest.tsv (data_scripts/build_dataset.sh)");
+  spec.ledger = (dot == std::string::npos ? o.out : o.out.substr(0, dot)) + ".ledger.json";
+  save_export(spec, *model, state, w);
   return 0;
 }
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -724,6 +725,163 @@ void migrate_adam_state(torch::nn::Module& from, torch::optim::Adam& from_opt,
     if (st.max_exp_avg_sq().defined()) ns->max_exp_avg_sq(grow(st.max_exp_avg_sq()));
     to_opt.state()[v.unsafeGetTensorImpl()] = std::move(ns);
   }
+}
+
+}  // namespace lucid::train
+
+namespace lucid::train {
+
+std::string fmt(double v, int prec) {
+  std::ostringstream s;
+  s.precision(prec);
+  s << v;
+  return s.str();
+}
+
+void Progress::resume(const StateMap& prior, const std::string& run_dir, double reset_lr) {
+  step = std::stoll(prior.at("step"));
+  wall = std::stod(prior.at("wall_seconds"));
+  best_val = std::stod(prior.at("best_val"));
+  lr = std::stod(prior.at("lr"));
+  bad_evals = std::stoi(prior.at("bad_evals"));
+  rng_from_string(rng, prior.at("rng"));
+  std::cerr << "resumed " << run_dir << " at step " << step << " (" << fmt(wall / 3600, 3)
+            << " h trained, lr " << lr << ")\n";
+  apply_lr_reset(reset_lr, &lr, &bad_evals);
+}
+
+void Progress::forget_best() {
+  best_val = 1e30;
+  bad_evals = 0;
+}
+
+bool Progress::judge(double score, int patience) {
+  if (score < best_val) {
+    best_val = score;
+    bad_evals = 0;
+    return true;
+  }
+  if (++bad_evals >= patience) {
+    lr = std::max(lr * 0.5, 1e-6);
+    bad_evals = 0;
+    std::cerr << "validation plateau: lr -> " << lr << "\n";
+  }
+  return false;
+}
+
+StateMap Progress::state(const std::string& config, const std::string& dataset,
+                         const std::string& val_dataset, const std::string& device) const {
+  return StateMap{{"config", config},         {"step", std::to_string(step)},
+                  {"wall_seconds", fmt(wall, 12)}, {"best_val", fmt(best_val, 12)},
+                  {"lr", fmt(lr, 12)},         {"bad_evals", std::to_string(bad_evals)},
+                  {"rng", rng_to_string(rng)}, {"dataset", dataset},
+                  {"val_dataset", val_dataset}, {"device", device},
+                  {"updated", now_iso8601()}};
+}
+
+TrainClock::TrainClock(double minutes, int64_t max_steps, double eval_minutes,
+                       double checkpoint_minutes, int64_t checkpoint_steps)
+    : minutes_(minutes),
+      eval_minutes_(eval_minutes),
+      checkpoint_minutes_(checkpoint_minutes),
+      max_steps_(max_steps),
+      checkpoint_steps_(checkpoint_steps) {
+  restart();
+}
+
+void TrainClock::restart() { start_ = last_eval_ = last_ckpt_ = std::chrono::steady_clock::now(); }
+
+double TrainClock::seconds() const { return seconds_since(start_); }
+
+bool TrainClock::finished(int64_t step) const {
+  return (minutes_ > 0 && seconds() >= minutes_ * 60) || (max_steps_ > 0 && step >= max_steps_);
+}
+
+bool TrainClock::eval_due() {
+  if (seconds_since(last_eval_) < eval_minutes_ * 60) return false;
+  last_eval_ = std::chrono::steady_clock::now();
+  return true;
+}
+
+bool TrainClock::checkpoint_due(int64_t step) {
+  if (seconds_since(last_ckpt_) < checkpoint_minutes_ * 60 &&
+      !(checkpoint_steps_ > 0 && step % checkpoint_steps_ == 0))
+    return false;
+  last_ckpt_ = std::chrono::steady_clock::now();
+  return true;
+}
+
+namespace {
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (const unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+bool is_number(const std::string& v) {
+  if (v.empty() || v.find_first_not_of("0123456789.-e+") != std::string::npos) return false;
+  char* end = nullptr;
+  std::strtod(v.c_str(), &end);
+  return end && *end == '\0';
+}
+}  // namespace
+
+static bool internal_key(const std::string& k) {
+  return k == "rng" || k == "config" || k == "best_val" || k == "bad_evals";
+}
+
+void save_export(const ExportSpec& spec, torch::nn::Module& model, const StateMap& state,
+                 models::WeightFile& w) {
+  w.meta["arch"] = spec.arch;
+  w.meta["model_id"] = spec.model_id;
+  w.meta["config"] = spec.config;
+  for (const auto& [k, v] : state)
+    if (!internal_key(k)) w.meta["train." + k] = v;
+  models::save_weights(spec.out, w, spec.fp16);
+  int64_t params = 0;
+  for (const auto& t : model.parameters()) params += t.numel();
+  std::ostringstream hash;
+  for (uint8_t b : w.hash) hash << std::hex << std::setw(2) << std::setfill('0') << int(b);
+  const std::string step = state.count("step") ? state.at("step") : "0";
+  std::cerr << "wrote " << spec.out << " (" << fs::file_size(spec.out) << " bytes, " << params
+            << " parameters, step " << step << ", hash " << hash.str() << ")\n";
+  if (spec.ledger.empty()) return;
+
+  std::ostringstream j;
+  auto field = [&](const std::string& k, const std::string& json_value) {
+    j << ",\n  " << json_string(k) << ": " << json_value;
+  };
+  j << "{\n  \"model_id\": " << json_string(spec.model_id);
+  field("arch", json_string(spec.arch));
+  field("file", json_string(fs::path(spec.out).filename().string()));
+  field("file_bytes", std::to_string(fs::file_size(spec.out)));
+  field("weight_hash", json_string(hash.str()));
+  field("parameters", std::to_string(params));
+  field("config", json_string(spec.config));
+  field("checkpoint", json_string(spec.checkpoint));
+  for (const auto& [k, v] : state)
+    if (!internal_key(k)) field(k, is_number(v) ? v : json_string(v));
+  if (state.count("wall_seconds"))
+    field("hours_trained", fmt(std::stod(state.at("wall_seconds")) / 3600, 4));
+  const ValidationRow v = validation_row_at(spec.run_dir, std::stoll(step));
+  field("dataset_manifest", json_string(spec.dataset_manifest));
+  field("validation",
+        "{\"columns\": " + json_string(v.columns) + ", \"row\": " + json_string(v.row) + "}");
+  j << "\n}\n";
+  std::ofstream f(spec.ledger, std::ios::trunc);
+  f << j.str();
+  if (!f) throw std::runtime_error("cannot write " + spec.ledger);
+  std::cerr << "wrote " << spec.ledger << "\n";
 }
 
 }  // namespace lucid::train

@@ -5,6 +5,8 @@
 
 #include <torch/torch.h>
 
+#include "lucid/models/weights.h"
+
 #include <chrono>
 #include <cstdint>
 #include <fstream>
@@ -122,6 +124,90 @@ void shelve_checkpoint(const std::string& run, const std::string& out, const std
 
 std::string rng_to_string(const std::mt19937_64& rng);
 void rng_from_string(std::mt19937_64& rng, const std::string& s);
+
+// The counters every trainer keeps in its checkpoints, and the plateau rule they share.
+struct Progress {
+  Progress(uint64_t seed, double initial_lr) : lr(initial_lr), rng(seed) {}
+  int64_t step = 0;
+  double wall = 0;         // seconds trained, over all sessions
+  double best_val = 1e30;  // the best validation score (lower is better)
+  double lr;
+  int bad_evals = 0;       // validations since the best one
+  std::mt19937_64 rng;     // the trainer's draws (crops, qualities, ...)
+
+  // Continues from a checkpoint's state: the counters and the RNG ("resumed ..." on stderr),
+  // then --reset-lr (apply_lr_reset).
+  void resume(const StateMap& prior, const std::string& run_dir, double reset_lr);
+  // --reset-best, or scores that are not comparable: the next validation becomes the best.
+  void forget_best();
+  // After a validation: true when `score` is the best so far (the plateau count restarts);
+  // otherwise it counts, and `patience` such validations in a row halve the learning rate
+  // (at least 1e-6).
+  bool judge(double score, int patience);
+  // The state keys every trainer writes: config, step, wall_seconds, best_val, lr, bad_evals,
+  // rng, dataset, val_dataset, device, updated. Trainers add their own.
+  StateMap state(const std::string& config, const std::string& dataset,
+                 const std::string& val_dataset, const std::string& device) const;
+};
+
+// The training loop's clock: when the session ends (--minutes, --steps), when to validate
+// (--eval-minutes) and when to save "last" (--checkpoint-minutes, --checkpoint-steps).
+class TrainClock {
+ public:
+  template <class Options>
+  explicit TrainClock(const Options& o)
+      : TrainClock(o.minutes, o.max_steps, o.eval_minutes, o.checkpoint_minutes,
+                   o.checkpoint_steps) {}
+  TrainClock(double minutes, int64_t max_steps, double eval_minutes, double checkpoint_minutes,
+             int64_t checkpoint_steps);
+  // The budget and both intervals start now (after a validation before the first step).
+  void restart();
+  double seconds() const;  // of this session, since the start or restart
+  bool finished(int64_t step) const;
+  // True once per interval; the interval restarts when it says so.
+  bool eval_due();
+  bool checkpoint_due(int64_t step);
+
+ private:
+  double minutes_, eval_minutes_, checkpoint_minutes_;
+  int64_t max_steps_, checkpoint_steps_;
+  std::chrono::steady_clock::time_point start_, last_eval_, last_ckpt_;
+};
+
+// What an export writes: the weight file OUT and, when `ledger` is set, the ledger that ships
+// beside it (what was trained, from which checkpoint, for how long, on what, and its
+// validation row from RUN/train.csv at or before the exported step).
+struct ExportSpec {
+  std::string out, ledger;
+  std::string model_id, arch, config;  // config: the configuration text
+  std::string checkpoint;              // best | last | ema
+  std::string run_dir;                 // for the validation row
+  std::string dataset_manifest;        // how the dataset is rebuilt
+  bool fp16 = true;
+};
+// Writes `w` (the module's tensors from models::export_module and any extra tables) with its
+// metadata: arch, model_id, config and the checkpoint's state as "train.<key>" (the RNG, the
+// configuration and the plateau counters left out); then the ledger; prints what it wrote.
+void save_export(const ExportSpec& spec, torch::nn::Module& model, const StateMap& state,
+                 models::WeightFile& w);
+// The spec of an export command's options (out, model_id, which, run_dir, fp16); no ledger.
+template <class ExportOptions>
+ExportSpec export_spec(const ExportOptions& o, const std::string& arch, const std::string& config,
+                       const std::string& dataset_manifest) {
+  ExportSpec s;
+  s.out = o.out;
+  s.model_id = o.model_id;
+  s.arch = arch;
+  s.config = config;
+  s.checkpoint = o.which;
+  s.run_dir = o.run_dir;
+  s.dataset_manifest = dataset_manifest;
+  s.fp16 = o.fp16;
+  return s;
+}
+
+// Shortest decimal text of v with `prec` significant digits (the trainers' logs and states).
+std::string fmt(double v, int prec = 5);
 
 class CsvLog {
  public:

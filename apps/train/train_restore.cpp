@@ -17,7 +17,6 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <iomanip>
 #include <iostream>
 #include <sstream>
 
@@ -257,13 +256,6 @@ ValResult validate(models::Codiff& model, const ValSet& v, torch::Device dev) {
   return r;
 }
 
-std::string fmt(double v, int prec = 5) {
-  std::ostringstream s;
-  s.precision(prec);
-  s << v;
-  return s.str();
-}
-
 std::vector<torch::Tensor> restorer_params(models::Codiff& model) {
   std::vector<torch::Tensor> out;
   for (auto& p : model->named_parameters(true))
@@ -292,10 +284,7 @@ int train_restore(const RestoreTrainOptions& o) {
   std::vector<torch::Tensor> rparams = restorer_params(model);
   torch::optim::Adam opt(rparams, torch::optim::AdamOptions(o.lr));
 
-  std::mt19937_64 rng(o.seed);
-  int64_t step = 0;
-  double wall = 0, best_val = 1e30, lr = o.lr;
-  int bad_evals = 0;
+  Progress p(o.seed, o.lr);
   StateMap prior, best_info;
   if (checkpoint_exists(o.run_dir, "last")) {
     prior = load_checkpoint(o.run_dir, "last", *model, {&cave_opt, &opt}, dev);
@@ -304,22 +293,14 @@ int train_restore(const RestoreTrainOptions& o) {
                 << prior.at("config") << "', not '" << o.config << "'\n";
       return 2;
     }
-    step = std::stoll(prior.at("step"));
-    wall = std::stod(prior.at("wall_seconds"));
-    best_val = std::stod(prior.at("best_val"));
-    lr = std::stod(prior.at("lr"));
-    bad_evals = std::stoi(prior.at("bad_evals"));
-    rng_from_string(rng, prior.at("rng"));
-    std::cerr << "resumed " << o.run_dir << " at step " << step << " (" << fmt(wall / 3600, 3)
-              << " h trained, lr " << lr << ")\n";
-    apply_lr_reset(o.reset_lr, &lr, &bad_evals);
+    p.resume(prior, o.run_dir, o.reset_lr);
     if (checkpoint_is_legacy(o.run_dir, "last")) {
       round_to_checkpoint(*model, {&cave_opt, &opt}, nullptr);  // as if resumed from a compact one
       std::cerr << "legacy fp32 checkpoint: state rounded to the compact format; the next save "
                    "converts it\n";
     }
   }
-  const int64_t step0 = step;
+  const int64_t step0 = p.step;
   int64_t saved_step = -1;  // step of the last save of "last" in this session
 
   std::vector<Photo> train;
@@ -368,11 +349,8 @@ int train_restore(const RestoreTrainOptions& o) {
     }
     val_images = val_set.clean.size();
   }
-  reconcile_val_set(prior, val_fingerprint, &best_val, &bad_evals);
-  if (o.reset_best) {
-    best_val = 1e30;
-    bad_evals = 0;
-  }
+  reconcile_val_set(prior, val_fingerprint, &p.best_val, &p.bad_evals);
+  if (o.reset_best) p.forget_best();
   std::cerr << "train " << (train[0].jpeg.defined() ? "pairs: " : "images: ") << train.size()
             << ", val images: " << val_images << ", dataset " << fingerprint << ", config "
             << cfg.serialize() << "\n";
@@ -383,15 +361,11 @@ int train_restore(const RestoreTrainOptions& o) {
              "val_q30,val_q40,val_qf_mae");
 
   auto make_state = [&](const ValResult* v) {
-    StateMap s{{"config", cfg.serialize()},     {"step", std::to_string(step)},
-               {"wall_seconds", fmt(wall, 12)}, {"best_val", fmt(best_val, 12)},
-               {"lr", fmt(lr, 12)},             {"bad_evals", std::to_string(bad_evals)},
-               {"rng", rng_to_string(rng)},     {"dataset", fingerprint},
-               {"val_dataset", val_fingerprint},
-               {"device", device_description(dev, o.threads)},
-               {"cave_steps", std::to_string(o.cave_steps)},
-               {"batch", std::to_string(o.batch)}, {"crop", std::to_string(o.crop)},
-               {"updated", now_iso8601()}};
+    StateMap s = p.state(cfg.serialize(), fingerprint, val_fingerprint,
+                         device_description(dev, o.threads));
+    s["cave_steps"] = std::to_string(o.cave_steps);
+    s["batch"] = std::to_string(o.batch);
+    s["crop"] = std::to_string(o.crop);
     if (v && !v->psnr.empty()) {
       for (size_t i = 0; i < kValQfs.size(); ++i) {
         const std::string q = std::to_string(kValQfs[i]);
@@ -406,53 +380,42 @@ int train_restore(const RestoreTrainOptions& o) {
     return s;
   };
 
-  auto t_start = std::chrono::steady_clock::now();
-  auto last_ckpt = t_start, last_eval = t_start;
+  TrainClock clock(o);
   double acc_loss = 0, acc_mae = 0, acc_gain = 0;
   int acc_n = 0;
-  const double wall0 = wall;
+  const double wall0 = p.wall;
   model->train();
   auto evaluate = [&] {
     ValResult v = validate(model, val_set, dev);
     std::ostringstream row;
-    row << "val," << step << "," << fmt(wall, 8) << ",restorer," << fmt(lr) << ",,,,"
+    row << "val," << p.step << "," << fmt(p.wall, 8) << ",restorer," << fmt(p.lr) << ",,,,"
         << fmt(v.mean_gain);
     for (size_t i = 0; i < kValQfs.size(); ++i) row << "," << fmt(v.psnr[i] - v.jpeg_psnr[i]);
     double mae = 0;
     for (double m : v.qf_mae) mae += m / v.qf_mae.size();
     row << "," << fmt(mae);
     log.row(row.str());
-    std::cerr << "val step " << step << "  mean gain " << fmt(v.mean_gain, 4) << " dB ";
+    std::cerr << "val step " << p.step << "  mean gain " << fmt(v.mean_gain, 4) << " dB ";
     for (size_t i = 0; i < kValQfs.size(); ++i)
       std::cerr << " q" << kValQfs[i] << " " << fmt(v.jpeg_psnr[i], 4) << "->"
                 << fmt(v.psnr[i], 4);
     std::cerr << "  cave qf mae " << fmt(mae, 3) << "\n";
-    if (-v.mean_gain < best_val) {
-      best_val = -v.mean_gain;
-      bad_evals = 0;
+    if (p.judge(-v.mean_gain, o.patience))
       save_checkpoint(o.run_dir, "best", *model, {&cave_opt, &opt}, make_state(&v), nullptr,
                       format);
-    } else if (++bad_evals >= o.patience) {
-      lr = std::max(lr * 0.5, 1e-6);
-      bad_evals = 0;
-      std::cerr << "validation plateau: lr -> " << lr << "\n";
-    }
   };
   std::uniform_real_distribution<double> u01(0, 1);
-  if (o.eval_at_start && step >= o.cave_steps) {
+  if (o.eval_at_start && p.step >= o.cave_steps) {
     evaluate();
     // --minutes budgets the training: the clock starts after this validation.
-    t_start = last_ckpt = last_eval = std::chrono::steady_clock::now();
+    clock.restart();
   }
-  while (true) {
-    const double session = seconds_since(t_start);
-    if ((o.minutes > 0 && session >= o.minutes * 60) || (o.max_steps > 0 && step >= o.max_steps))
-      break;
-    torch::manual_seed(o.seed * 1000003ULL + static_cast<uint64_t>(step));
-    const bool stage1 = step < o.cave_steps;
+  while (!clock.finished(p.step)) {
+    torch::manual_seed(o.seed * 1000003ULL + static_cast<uint64_t>(p.step));
+    const bool stage1 = p.step < o.cave_steps;
     double loss_v = 0, mae_v = 0, gain_v = 0;
     if (stage1) {
-      Batch b = make_batch(train, o.cave_batch, o.crop, o, rng, dev);
+      Batch b = make_batch(train, o.cave_batch, o.crop, o, p.rng, dev);
       torch::Tensor emb = cave->embed(cave->pooled_features(b.jpeg));
       torch::Tensor pred = cave->predict_qf(emb);
       torch::Tensor rec = cave->reconstruct(b.jpeg, emb);
@@ -467,10 +430,10 @@ int train_restore(const RestoreTrainOptions& o) {
       gain_v = 10 * std::log10((b.jpeg - b.clean).pow(2).mean().item<double>() /
                                std::max(1e-12, (rec - b.clean).pow(2).mean().item<double>()));
     } else {
-      const int64_t rs = step - o.cave_steps;  // restorer step
-      set_lr(opt, (o.warmup_steps > 0 && rs < o.warmup_steps) ? lr * (rs + 1) / o.warmup_steps
-                                                               : lr);
-      Batch b = make_batch(train, o.batch, o.crop, o, rng, dev);
+      const int64_t rs = p.step - o.cave_steps;  // restorer step
+      set_lr(opt, (o.warmup_steps > 0 && rs < o.warmup_steps) ? p.lr * (rs + 1) / o.warmup_steps
+                                                               : p.lr);
+      Batch b = make_batch(train, o.batch, o.crop, o, p.rng, dev);
       const int64_t B = b.jpeg.size(0);
       torch::Tensor emb, qf_in, known;
       std::vector<float> tv(B), kv(B);
@@ -480,9 +443,9 @@ int train_restore(const RestoreTrainOptions& o) {
         emb = cave->embed(cave->pooled_features(b.jpeg));
         torch::Tensor est = cave->predict_qf(emb).clamp(0.01, 1.0);
         for (int64_t i = 0; i < B; ++i) {
-          kv[i] = u01(rng) < o.known_prob ? 1.0f : 0.0f;
-          tv[i] = u01(rng) < o.noise_prob
-                      ? static_cast<float>(cfg.t_star + (1 - cfg.t_star) * u01(rng))
+          kv[i] = u01(p.rng) < o.known_prob ? 1.0f : 0.0f;
+          tv[i] = u01(p.rng) < o.noise_prob
+                      ? static_cast<float>(cfg.t_star + (1 - cfg.t_star) * u01(p.rng))
                       : static_cast<float>(cfg.t_star);
         }
         known = torch::tensor(kv).to(dev);
@@ -516,43 +479,38 @@ int train_restore(const RestoreTrainOptions& o) {
         gain_v = 10 * std::log10(mse_in / std::max(mse_out, 1e-12));
       }
     }
-    ++step;
+    ++p.step;
     acc_loss += loss_v;
     acc_mae += mae_v;
     acc_gain += gain_v;
     ++acc_n;
-    wall = wall0 + seconds_since(t_start);
-    if (step % o.log_every == 0) {
-      log.row("train," + std::to_string(step) + "," + fmt(wall, 8) + "," +
-              (stage1 ? "cave" : "restorer") + "," + fmt(stage1 ? o.cave_lr : lr) + "," +
+    p.wall = wall0 + clock.seconds();
+    if (p.step % o.log_every == 0) {
+      log.row("train," + std::to_string(p.step) + "," + fmt(p.wall, 8) + "," +
+              (stage1 ? "cave" : "restorer") + "," + fmt(stage1 ? o.cave_lr : p.lr) + "," +
               fmt(acc_loss / acc_n) + "," + fmt(acc_mae / acc_n) + "," + fmt(acc_gain / acc_n) +
               ",,,,,,");
-      std::cerr << (stage1 ? "cave " : "restorer ") << "step " << step << "  loss "
+      std::cerr << (stage1 ? "cave " : "restorer ") << "step " << p.step << "  loss "
                 << fmt(acc_loss / acc_n) << "  qf-mae " << fmt(acc_mae / acc_n, 3)
                 << "  gain " << fmt(acc_gain / acc_n, 3) << " dB  "
-                << fmt(seconds_since(t_start) / (step - step0), 3) << " s/step\n";
+                << fmt(clock.seconds() / (p.step - step0), 3) << " s/step\n";
       acc_loss = acc_mae = acc_gain = 0;
       acc_n = 0;
     }
-    const bool stage_end = step == o.cave_steps;
-    if (!stage1 && seconds_since(last_eval) >= o.eval_minutes * 60) {
-      last_eval = std::chrono::steady_clock::now();
-      evaluate();
-    }
-    if (stage_end || seconds_since(last_ckpt) >= o.checkpoint_minutes * 60 ||
-        (o.checkpoint_steps > 0 && step % o.checkpoint_steps == 0)) {
-      last_ckpt = std::chrono::steady_clock::now();
+    const bool stage_end = p.step == o.cave_steps;
+    if (!stage1 && clock.eval_due()) evaluate();
+    if (clock.checkpoint_due(p.step) || stage_end) {
       save_checkpoint(o.run_dir, "last", *model, {&cave_opt, &opt}, make_state(nullptr), nullptr,
                       format);
-      saved_step = step;
-      if (stage_end) std::cerr << "stage 1 (CaVE) done at step " << step << "; CaVE frozen\n";
+      saved_step = p.step;
+      if (stage_end) std::cerr << "stage 1 (CaVE) done at step " << p.step << "; CaVE frozen\n";
     }
   }
-  if (o.eval_at_end && step > step0 && step > o.cave_steps) evaluate();
-  if (saved_step != step)  // not twice at one step (see train_codec.cpp)
+  if (o.eval_at_end && p.step > step0 && p.step > o.cave_steps) evaluate();
+  if (saved_step != p.step)  // not twice at one step (see train_codec.cpp)
     save_checkpoint(o.run_dir, "last", *model, {&cave_opt, &opt}, make_state(nullptr), nullptr,
                     format);
-  std::cerr << "stopped at step " << step << " (" << fmt(wall / 3600, 3) << " h in total)\n";
+  std::cerr << "stopped at step " << p.step << " (" << fmt(p.wall / 3600, 3) << " h in total)\n";
   return 0;
 }
 
@@ -577,47 +535,12 @@ int export_restore(const RestoreExportOptions& o) {
   }
   model->eval();
 
+  ExportSpec spec = export_spec(o, "codiff", cfg.serialize(),
+                                "data/photos/manifest.tsv (data_scripts/build_dataset.sh)");
+  spec.ledger = o.ledger;
   models::WeightFile w;
-  w.meta["arch"] = "codiff";
-  w.meta["model_id"] = o.model_id;
-  w.meta["config"] = cfg.serialize();
-  for (const auto& [k, v] : state)
-    if (k != "rng" && k != "config" && k != "best_val" && k != "bad_evals")
-      w.meta["train." + k] = v;
   models::export_module(*model, w);
-  models::save_weights(o.out, w, o.fp16);
-  int64_t params = 0;
-  for (const auto& p : model->parameters()) params += p.numel();
-  std::ostringstream hash;
-  for (uint8_t b : w.hash) hash << std::hex << std::setw(2) << std::setfill('0') << int(b);
-  std::cerr << "wrote " << o.out << " (" << fs::file_size(o.out) << " bytes, " << params
-            << " parameters, step " << state.at("step") << ", hash " << hash.str() << ")\n";
-  if (!o.ledger.empty()) {
-    std::ostringstream j;
-    j << "{\n  \"model_id\": \"" << o.model_id << "\",\n  \"arch\": \"codiff\",\n"
-      << "  \"file\": \"" << fs::path(o.out).filename().string() << "\",\n"
-      << "  \"file_bytes\": " << fs::file_size(o.out) << ",\n  \"weight_hash\": \""
-      << hash.str() << "\",\n  \"parameters\": " << params << ",\n  \"config\": \""
-      << cfg.serialize() << "\",\n  \"checkpoint\": \"" << o.which << "\"";
-    for (const auto& [k, v] : state) {
-      if (k == "rng" || k == "config" || k == "best_val" || k == "bad_evals") continue;
-      const bool numeric = !v.empty() && v.find_first_not_of("0123456789.-e+") == std::string::npos;
-      j << ",\n  \"" << k << "\": " << (numeric ? v : "\"" + v + "\"");
-    }
-    if (state.count("wall_seconds"))
-      j << ",\n  \"hours_trained\": " << fmt(std::stod(state.at("wall_seconds")) / 3600, 4);
-    // The validation evidence: crops of the validation photos at QF 10..40, PSNR gain over the
-    // JPEG input, from the run's log at (or last before) the exported step.
-    const ValidationRow v = validation_row_at(o.run_dir, std::stoll(state.at("step")));
-    j << ",\n  \"dataset_manifest\": \"data/photos/manifest.tsv (data_scripts/build_dataset.sh)\""
-      << ",\n  \"validation\": {\"columns\": \"" << v.columns << "\", \"row\": \"" << v.row
-      << "\"}";
-    j << "\n}\n";
-    std::ofstream f(o.ledger, std::ios::trunc);
-    f << j.str();
-    if (!f) throw std::runtime_error("cannot write " + o.ledger);
-    std::cerr << "wrote " << o.ledger << "\n";
-  }
+  save_export(spec, *model, state, w);
   return 0;
 }
 

@@ -17,7 +17,6 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <iomanip>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -38,13 +37,6 @@ namespace {
 using models::DiqpConfig;
 using models::QpScale;
 namespace vr = video_restore;
-
-std::string fmt(double v, int prec = 5) {
-  std::ostringstream s;
-  s.precision(prec);
-  s << v;
-  return s.str();
-}
 
 struct Sequence {
   std::string name, setting, source;
@@ -309,10 +301,7 @@ int train_video(const VideoTrainOptions& o) {
   models::Diqp model(cfg);
   model->to(dev);
   torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(o.lr));
-  std::mt19937_64 rng(o.seed);
-  int64_t step = 0;
-  double wall = 0, best_val = 1e30, lr = o.lr;
-  int bad_evals = 0;
+  Progress p(o.seed, o.lr);
   StateMap prior;
   if (checkpoint_exists(o.run_dir, "last")) {
     const StateMap saved = read_state(o.run_dir + "/last.state");  // config first: clear error
@@ -322,17 +311,9 @@ int train_video(const VideoTrainOptions& o) {
       return 2;
     }
     prior = load_checkpoint(o.run_dir, "last", *model, {&opt}, dev);
-    step = std::stoll(prior.at("step"));
-    wall = std::stod(prior.at("wall_seconds"));
-    best_val = std::stod(prior.at("best_val"));
-    lr = std::stod(prior.at("lr"));
-    bad_evals = std::stoi(prior.at("bad_evals"));
-    rng_from_string(rng, prior.at("rng"));
-    std::cerr << "resumed " << o.run_dir << " at step " << step << " (" << fmt(wall / 3600, 3) << " h trained, lr "
-              << lr << ")\n";
-    apply_lr_reset(o.reset_lr, &lr, &bad_evals);
+    p.resume(prior, o.run_dir, o.reset_lr);
   }
-  const int64_t step0 = step;
+  const int64_t step0 = p.step;
   int64_t saved_step = -1;
   WeightAverage average(*model, o.ema);
   if (average.enabled() && !prior.empty() && !average.load(o.run_dir, "last"))
@@ -355,11 +336,8 @@ int train_video(const VideoTrainOptions& o) {
   const std::string manifest = (fs::path(o.train_list).parent_path() / "manifest.tsv").string();
   const std::string fingerprint = fingerprint_of(fs::exists(manifest) ? manifest : o.train_list);
   const std::string val_fingerprint = fingerprint_of(o.val_list);
-  reconcile_val_set(prior, val_fingerprint, &best_val, &bad_evals);
-  if (o.reset_best) {
-    best_val = 1e30;
-    bad_evals = 0;
-  }
+  reconcile_val_set(prior, val_fingerprint, &p.best_val, &p.bad_evals);
+  if (o.reset_best) p.forget_best();
   std::cerr << "train sequences: " << train.size() << " (" << total << " frames), val sequences: " << val.size()
             << ", config " << cfg.serialize() << "\n";
 
@@ -374,13 +352,11 @@ int train_video(const VideoTrainOptions& o) {
   CsvLog log(o.run_dir + "/train.csv", header);
 
   auto make_state = [&](const ValResult* v) {
-    StateMap s{{"config", cfg.serialize()},     {"step", std::to_string(step)},
-               {"wall_seconds", fmt(wall, 12)}, {"best_val", fmt(best_val, 12)},
-               {"lr", fmt(lr, 12)},             {"bad_evals", std::to_string(bad_evals)},
-               {"rng", rng_to_string(rng)},     {"dataset", fingerprint},
-               {"val_dataset", val_fingerprint}, {"device", device_description(dev, o.threads)},
-               {"batch", std::to_string(o.batch)}, {"crop", std::to_string(o.crop)},
-               {"ema", fmt(o.ema)},             {"updated", now_iso8601()}};
+    StateMap s = p.state(cfg.serialize(), fingerprint, val_fingerprint,
+                         device_description(dev, o.threads));
+    s["batch"] = std::to_string(o.batch);
+    s["crop"] = std::to_string(o.crop);
+    s["ema"] = fmt(o.ema);
     if (v) {
       for (const auto& [k, g] : v->gain) {
         s["val_gain_db_" + k] = fmt(g, 6);
@@ -393,45 +369,35 @@ int train_video(const VideoTrainOptions& o) {
     return s;
   };
 
-  auto t_start = std::chrono::steady_clock::now();
-  auto last_ckpt = t_start, last_eval = t_start;
+  TrainClock clock(o);
   double acc_loss = 0, acc_gain = 0;
   int acc_n = 0;
-  const double wall0 = wall;
+  const double wall0 = p.wall;
   model->train();
   auto evaluate = [&] {
     const auto t0 = std::chrono::steady_clock::now();
     average.swap();  // validate (and keep as "best") the averaged weights
     ValResult v = validate(model, val, o.val_stride, o.val_crop, dev);
     std::ostringstream row;
-    row << "val," << step << "," << fmt(wall, 8) << "," << fmt(lr) << ",,," << fmt(v.mean_gain);
+    row << "val," << p.step << "," << fmt(p.wall, 8) << "," << fmt(p.lr) << ",,," << fmt(v.mean_gain);
     for (const auto& k : kinds) row << "," << fmt(v.gain.count(k) ? v.gain[k] : 0);
     log.row(row.str());
-    std::cerr << "val step " << step << "  mean dPSNR-Y " << fmt(v.mean_gain, 4) << " dB ";
+    std::cerr << "val step " << p.step << "  mean dPSNR-Y " << fmt(v.mean_gain, 4) << " dB ";
     for (const auto& [k, g] : v.gain) std::cerr << " " << k << " " << fmt(v.psnr_in[k], 4) << "+" << fmt(g, 3);
     std::cerr << "  (" << fmt(seconds_since(t0), 3) << " s)\n";
-    if (-v.mean_gain < best_val) {
-      best_val = -v.mean_gain;
-      bad_evals = 0;
+    if (p.judge(-v.mean_gain, o.patience))
       save_checkpoint(o.run_dir, "best", *model, {&opt}, make_state(&v), nullptr, format);
-    } else if (++bad_evals >= o.patience) {
-      lr = std::max(lr * 0.5, 1e-6);
-      bad_evals = 0;
-      std::cerr << "validation plateau: lr -> " << lr << "\n";
-    }
     average.swap();
   };
   if (o.eval_at_start) {
     evaluate();
-    t_start = last_ckpt = last_eval = std::chrono::steady_clock::now();
+    clock.restart();
   }
   const std::vector<torch::Tensor> params = model->parameters();
-  while (true) {
-    const double session = seconds_since(t_start);
-    if ((o.minutes > 0 && session >= o.minutes * 60) || (o.max_steps > 0 && step >= o.max_steps)) break;
-    torch::manual_seed(o.seed * 1000003ULL + static_cast<uint64_t>(step));
-    set_lr(opt, (o.warmup_steps > 0 && step < o.warmup_steps) ? lr * (step + 1) / o.warmup_steps : lr);
-    Sample b = make_batch(cfg, train, cum, o.batch, o.crop, o.no_qp_prob, rng, dev);
+  while (!clock.finished(p.step)) {
+    torch::manual_seed(o.seed * 1000003ULL + static_cast<uint64_t>(p.step));
+    set_lr(opt, (o.warmup_steps > 0 && p.step < o.warmup_steps) ? p.lr * (p.step + 1) / o.warmup_steps : p.lr);
+    Sample b = make_batch(cfg, train, cum, o.batch, o.crop, o.no_qp_prob, p.rng, dev);
     torch::Tensor out = model->forward(b.in);
     torch::Tensor d = out - b.target;
     torch::Tensor loss;
@@ -458,7 +424,7 @@ int train_video(const VideoTrainOptions& o) {
     loss.backward();
     torch::nn::utils::clip_grad_norm_(params, o.clip);
     opt.step();
-    average.update(step);
+    average.update(p.step);
     double gain_v = 0;
     {
       torch::NoGradGuard ng;
@@ -467,35 +433,30 @@ int train_video(const VideoTrainOptions& o) {
       const double mse_out = d.narrow(1, 0, 4).pow(2).mean().item<double>();
       gain_v = 10 * std::log10(std::max(mse_in, 1e-12) / std::max(mse_out, 1e-12));
     }
-    ++step;
+    ++p.step;
     acc_loss += loss.item<double>();
     acc_gain += gain_v;
     ++acc_n;
-    wall = wall0 + seconds_since(t_start);
-    if (step % o.log_every == 0) {
-      log.row("train," + std::to_string(step) + "," + fmt(wall, 8) + "," + fmt(lr) + "," + fmt(acc_loss / acc_n) +
+    p.wall = wall0 + clock.seconds();
+    if (p.step % o.log_every == 0) {
+      log.row("train," + std::to_string(p.step) + "," + fmt(p.wall, 8) + "," + fmt(p.lr) + "," + fmt(acc_loss / acc_n) +
               "," + fmt(acc_gain / acc_n) + "," + std::string(kinds.size(), ','));
-      std::cerr << "video step " << step << "  loss " << fmt(acc_loss / acc_n) << "  dPSNR-Y(batch) "
-                << fmt(acc_gain / acc_n, 3) << " dB  " << fmt(seconds_since(t_start) / (step - step0), 3)
+      std::cerr << "video step " << p.step << "  loss " << fmt(acc_loss / acc_n) << "  dPSNR-Y(batch) "
+                << fmt(acc_gain / acc_n, 3) << " dB  " << fmt(clock.seconds() / (p.step - step0), 3)
                 << " s/step\n";
       acc_loss = acc_gain = 0;
       acc_n = 0;
     }
-    if (seconds_since(last_eval) >= o.eval_minutes * 60) {
-      evaluate();
-      last_eval = std::chrono::steady_clock::now();
-    }
-    if (seconds_since(last_ckpt) >= o.checkpoint_minutes * 60 ||
-        (o.checkpoint_steps > 0 && step % o.checkpoint_steps == 0)) {
-      last_ckpt = std::chrono::steady_clock::now();
+    if (clock.eval_due()) evaluate();
+    if (clock.checkpoint_due(p.step)) {
       save_checkpoint(o.run_dir, "last", *model, {&opt}, make_state(nullptr), averaged, format);
-      saved_step = step;
+      saved_step = p.step;
     }
   }
-  if (o.eval_at_end && step > step0) evaluate();
-  if (saved_step != step)
+  if (o.eval_at_end && p.step > step0) evaluate();
+  if (saved_step != p.step)
     save_checkpoint(o.run_dir, "last", *model, {&opt}, make_state(nullptr), averaged, format);
-  std::cerr << "stopped at step " << step << " (" << fmt(wall / 3600, 3) << " h in total)\n";
+  std::cerr << "stopped at step " << p.step << " (" << fmt(p.wall / 3600, 3) << " h in total)\n";
   return 0;
 }
 
@@ -518,43 +479,12 @@ int export_video(const VideoExportOptions& o) {
     model->randomize_output(0.02);  // random test model: a visible residual
   }
   model->eval();
+  ExportSpec spec = export_spec(o, "diqp", cfg.serialize(),
+                                "data/video/manifest.tsv (data_scripts/build_video_pairs.py)");
+  spec.ledger = o.ledger;
   models::WeightFile w;
-  w.meta["arch"] = "diqp";
-  w.meta["model_id"] = o.model_id;
-  w.meta["config"] = cfg.serialize();
-  for (const auto& [k, v] : state)
-    if (k != "rng" && k != "config" && k != "best_val" && k != "bad_evals") w.meta["train." + k] = v;
   models::export_module(*model, w);
-  models::save_weights(o.out, w, o.fp16);
-  int64_t params = 0;
-  for (const auto& p : model->parameters()) params += p.numel();
-  std::ostringstream hash;
-  for (uint8_t b : w.hash) hash << std::hex << std::setw(2) << std::setfill('0') << int(b);
-  std::cerr << "wrote " << o.out << " (" << fs::file_size(o.out) << " bytes, " << params << " parameters, step "
-            << state.at("step") << ", hash " << hash.str() << ")\n";
-  if (!o.ledger.empty()) {
-    std::ostringstream j;
-    j << "{\n  \"model_id\": \"" << o.model_id << "\",\n  \"arch\": \"diqp\",\n"
-      << "  \"file\": \"" << fs::path(o.out).filename().string() << "\",\n"
-      << "  \"file_bytes\": " << fs::file_size(o.out) << ",\n  \"weight_hash\": \"" << hash.str()
-      << "\",\n  \"parameters\": " << params << ",\n  \"config\": \"" << cfg.serialize()
-      << "\",\n  \"checkpoint\": \"" << o.which << "\"";
-    for (const auto& [k, v] : state) {
-      if (k == "rng" || k == "config" || k == "best_val" || k == "bad_evals") continue;
-      const bool numeric = !v.empty() && v.find_first_not_of("0123456789.-e+") == std::string::npos;
-      j << ",\n  \"" << k << "\": " << (numeric ? v : "\"" + v + "\"");
-    }
-    if (state.count("wall_seconds"))
-      j << ",\n  \"hours_trained\": " << fmt(std::stod(state.at("wall_seconds")) / 3600, 4);
-    const ValidationRow v = validation_row_at(o.run_dir, std::stoll(state.at("step")));
-    j << ",\n  \"dataset_manifest\": \"data/video/manifest.tsv (data_scripts/build_video_pairs.py)\""
-      << ",\n  \"validation\": {\"columns\": \"" << v.columns << "\", \"row\": \"" << v.row << "\"}";
-    j << "\n}\n";
-    std::ofstream f(o.ledger, std::ios::trunc);
-    f << j.str();
-    if (!f) throw std::runtime_error("cannot write " + o.ledger);
-    std::cerr << "wrote " << o.ledger << "\n";
-  }
+  save_export(spec, *model, state, w);
   return 0;
 }
 
