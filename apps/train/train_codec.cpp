@@ -79,14 +79,8 @@ void split_params(models::FatCodec& model, std::vector<torch::Tensor>* main,
 }  // namespace
 
 int train_codec(const CodecTrainOptions& o) {
-  torch::set_num_threads(o.threads);
-  torch::Device dev(o.device == "cuda" ? torch::kCUDA : torch::kCPU);
-  if (dev.is_cuda() && models::cuda_device_count() == 0) {
-    std::cerr << "error: --device cuda: no usable CUDA device ("
-              << models::cuda_unavailable_reason() << ")\n";
-    return 6;
-  }
-  enable_fast_cuda(o.cuda_fast, dev);
+  torch::Device dev(torch::kCPU);
+  if (!start_device(o, &dev)) return 6;
   const CheckpointFormat format = parse_checkpoint_format(o.checkpoint_format);
   models::FatConfig cfg = models::FatConfig::by_name(o.config);
   // A run trained with a narrower rate range (fewer gain anchors) continues in the wider one;

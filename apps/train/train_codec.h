@@ -2,21 +2,18 @@
 #include <cstdint>
 #include <string>
 
+#include "train_options.h"
+
 namespace lucid::train {
 
-struct CodecTrainOptions {
-  std::string config = "small";
-  std::string train_list, val_list;
-  std::string train_pack, val_pack;  // raw image packs (pack.h) instead of the lists
-  std::string run_dir = "runs/codec-small";
-  std::string device = "cpu";
-  int threads = 2;
-  int batch = 8;
-  int crop = 256;
-  int val_crop = 256;
-  double lr = 2e-4;
-  double reset_lr = 0;  // > 0: on resume, replace the checkpoint's learning rate
-  double clip = 1.0;
+struct CodecTrainOptions : TrainRunOptions {
+  CodecTrainOptions() {
+    run_dir = "runs/codec-small";
+    threads = 2;
+    crop = 256;
+    patience = 4;
+    log_every = 10;
+  }
   double ema = 0.999;  // weight averaging decay for validation and "best"; 0 = off
   // Each sample's loss is weighted by (lambda / lambda_mid)^-lambda_balance, lambda_mid the
   // geometric middle of the rate range. Unweighted (0), the loss grows about as lambda^0.7, so
@@ -24,30 +21,13 @@ struct CodecTrainOptions {
   // the low rates lost quality; 0.5 leaves the top about 5x the bottom, as before the widening.
   // Each anchor's own optimum is unchanged (a per-lambda constant factor).
   double lambda_balance = 0.5;
-  int warmup_steps = 200;
-  double minutes = 0;     // 0: no time limit
-  int64_t max_steps = 0;  // 0: no step limit
-  double checkpoint_minutes = 5;
-  int64_t checkpoint_steps = 0;  // > 0: also save "last" every N steps
-  std::string checkpoint_format = "compact";  // compact | legacy (checkpoint.h)
-  double eval_minutes = 10;
-  bool eval_at_end = false;  // validate once more when the run stops
-  bool eval_at_start = false;  // validate before the first step of this run
-  bool reset_best = false;     // forget the checkpoint's best score (the next validation is best)
-  bool cuda_fast = false;    // TF32 matmuls and cuDNN autotuning (not bit-reproducible)
-  int patience = 4;
-  int log_every = 10;
-  uint64_t seed = 1;
 };
 
-struct CodecExportOptions {
-  std::string run_dir = "runs/codec-small";
-  std::string which = "best";  // best | last | ema (the averaged weights of "last")
-  std::string out;
-  std::string model_id = "fat-small";
-  bool fp16 = true;
-  std::string init_config;  // non-empty: export a fresh model of this config (no checkpoint)
-  uint64_t init_seed = 1;
+struct CodecExportOptions : ExportRunOptions {
+  CodecExportOptions() {
+    run_dir = "runs/codec-small";
+    model_id = "fat-small";
+  }
 };
 
 // lucid-train probe-codec: what a weight file's transforms can reconstruct. Per quality q, the

@@ -1,5 +1,7 @@
 #include "train_common.h"
 
+#include "lucid/models/device.h"
+
 #ifndef LUCID_TRAIN_ONLY
 #include "lucid/media/image_io.h"
 #endif
@@ -736,6 +738,18 @@ std::string fmt(double v, int prec) {
   s.precision(prec);
   s << v;
   return s.str();
+}
+
+bool start_device(const TrainRunOptions& o, torch::Device* dev) {
+  torch::set_num_threads(o.threads);
+  *dev = torch::Device(o.device == "cuda" ? torch::kCUDA : torch::kCPU);
+  if (dev->is_cuda() && models::cuda_device_count() == 0) {
+    std::cerr << "error: --device cuda: no usable CUDA device ("
+              << models::cuda_unavailable_reason() << ")\n";
+    return false;
+  }
+  enable_fast_cuda(o.cuda_fast, *dev);
+  return true;
 }
 
 void Progress::resume(const StateMap& prior, const std::string& run_dir, double reset_lr) {

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "lucid/models/weights.h"
+#include "train_options.h"
 
 #include <chrono>
 #include <cstdint>
@@ -228,6 +229,11 @@ ValidationRow validation_row_at(const std::string& run_dir, int64_t step);
 double seconds_since(std::chrono::steady_clock::time_point t0);
 std::string now_iso8601();
 std::string device_description(torch::Device d, int threads);
+
+// A training run's threads, device (--device cpu|cuda) and --cuda-fast; false, after
+// "error: --device cuda: ..." on stderr, when CUDA is asked for and there is none (the
+// trainers then exit 6).
+bool start_device(const TrainRunOptions& o, torch::Device* dev);
 
 void set_lr(torch::optim::Adam& opt, double lr);
 // --cuda-fast: TF32 matmuls and cuDNN autotuning on a CUDA device (no-op otherwise).

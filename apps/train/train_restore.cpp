@@ -266,14 +266,8 @@ std::vector<torch::Tensor> restorer_params(models::Codiff& model) {
 }  // namespace
 
 int train_restore(const RestoreTrainOptions& o) {
-  torch::set_num_threads(o.threads);
-  torch::Device dev(o.device == "cuda" ? torch::kCUDA : torch::kCPU);
-  if (dev.is_cuda() && models::cuda_device_count() == 0) {
-    std::cerr << "error: --device cuda: no usable CUDA device ("
-              << models::cuda_unavailable_reason() << ")\n";
-    return 6;
-  }
-  enable_fast_cuda(o.cuda_fast, dev);
+  torch::Device dev(torch::kCPU);
+  if (!start_device(o, &dev)) return 6;
   const CheckpointFormat format = parse_checkpoint_format(o.checkpoint_format);
   const models::CodiffConfig cfg = models::CodiffConfig::by_name(o.config);
   torch::manual_seed(o.seed);

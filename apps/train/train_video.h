@@ -4,33 +4,22 @@
 #include <cstdint>
 #include <string>
 
+#include "train_options.h"
+
 namespace lucid::train {
 
-struct VideoTrainOptions {
-  std::string config = "small";
-  std::string train_list, val_list;  // data/video/train.txt, val.txt
-  std::string train_pack, val_pack;  // (not used: the video pairs are raw files already)
-  std::string run_dir = "runs/video-small";
-  std::string device = "cpu";
-  int threads = 1;
-  int batch = 8;
-  int crop = 128;        // training crop, luma pixels (multiple of 16)
-  int val_crop = 0;      // 0: whole validation frames (else a centre crop, multiple of 16)
-  int val_stride = 8;    // validate every Nth frame of each validation sequence
-  double lr = 4e-4;
-  double clip = 0.5;
-  int warmup_steps = 200;
-  double minutes = 0;
-  int64_t max_steps = 0;
-  double checkpoint_minutes = 5;
-  int64_t checkpoint_steps = 0;
-  std::string checkpoint_format = "compact";
-  double eval_minutes = 20;
-  bool eval_at_end = false, eval_at_start = false, reset_best = false, cuda_fast = false;
-  int patience = 3;
-  int log_every = 25;
-  uint64_t seed = 1;
-  double reset_lr = 0;
+struct VideoTrainOptions : TrainRunOptions {
+  // train_list, val_list: data/video/train.txt, val.txt (the packs are not used: the video
+  // pairs are raw files already).
+  VideoTrainOptions() {
+    run_dir = "runs/video-small";
+    crop = 128;    // luma pixels (multiple of 16)
+    val_crop = 0;  // 0: whole validation frames (else a centre crop, multiple of 16)
+    lr = 4e-4;
+    clip = 0.5;
+    eval_minutes = 20;
+  }
+  int val_stride = 8;  // validate every Nth frame of each validation sequence
   // mse (1000 x MSE, luma + half chroma) | charbonnier | dpsnr (minus each crop's PSNR gain
   // over the decoded input, luma + half chroma, averaged over the batch)
   std::string loss = "mse";
@@ -40,14 +29,12 @@ struct VideoTrainOptions {
   double ema = 0.999;
 };
 
-struct VideoExportOptions {
-  std::string run_dir = "runs/video-small";
-  std::string which = "best";
-  std::string out, ledger;
-  std::string model_id = "diqp-small";
-  bool fp16 = true;
-  std::string init_config;  // non-empty: a fresh random model of this config (tests)
-  uint64_t init_seed = 1;
+struct VideoExportOptions : ExportRunOptions {
+  VideoExportOptions() {
+    run_dir = "runs/video-small";
+    model_id = "diqp-small";
+  }
+  std::string ledger;
 };
 
 int train_video(const VideoTrainOptions& o);
