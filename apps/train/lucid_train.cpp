@@ -142,6 +142,31 @@ std::map<std::string, Setter> common_flags(Options& opts) {
   };
 }
 
+// The checks the trainers share; each prints "error: ..." and returns false when it fails.
+bool has_data(const char* cmd, const lucid::train::TrainRunOptions& o, bool packs) {
+  if (packs ? (!o.train_list.empty() || !o.train_pack.empty()) &&
+                  (!o.val_list.empty() || !o.val_pack.empty())
+            : !o.train_list.empty() && !o.val_list.empty())
+    return true;
+  if (packs)
+    std::cerr << "error: " << cmd << ": --train (or --train-pack) and --val (or --val-pack) are "
+                                     "required (see data_scripts/)\n";
+  else
+    std::cerr << "error: " << cmd << ": --train and --val are required "
+                                     "(data_scripts/build_video_pairs.py makes them)\n";
+  return false;
+}
+bool valid_ema(const char* cmd, double ema) {
+  if (ema >= 0 && ema < 1) return true;
+  std::cerr << "error: " << cmd << ": --ema: expected a decay in [0, 1) (0 = no averaging)\n";
+  return false;
+}
+bool valid_device(const lucid::train::TrainRunOptions& o) {
+  if (o.device == "cpu" || o.device == "cuda") return true;
+  std::cerr << "error: --device: expected cpu or cuda\n";
+  return false;
+}
+
 // The export commands (export-codec, export-restore, export-video): the same flags, --out
 // required; `ledger` only where the options have one.
 template <typename Options, typename Export>
@@ -185,28 +210,17 @@ int main(int argc, char** argv) {
           {"--lambda-balance", [&](auto v) { o.lambda_balance = std::stod(v); }},
       });
       parse(argc, argv, 2, f);
-      if ((o.train_list.empty() && o.train_pack.empty()) ||
-          (o.val_list.empty() && o.val_pack.empty())) {
-        std::cerr << "error: codec: --train (or --train-pack) and --val (or --val-pack) are "
-                     "required (see data_scripts/)\n";
-        return 1;
-      }
+      if (!has_data("codec", o, true)) return 1;
       if (!(o.lambda_balance >= 0 && o.lambda_balance <= 1)) {
         std::cerr << "error: codec: --lambda-balance: expected a value in [0, 1]\n";
         return 1;
       }
-      if (!(o.ema >= 0 && o.ema < 1)) {
-        std::cerr << "error: codec: --ema: expected a decay in [0, 1) (0 = no averaging)\n";
-        return 1;
-      }
+      if (!valid_ema("codec", o.ema)) return 1;
       if (o.crop % 64 || o.val_crop % 64 || o.batch < 1 || o.threads < 1) {
         std::cerr << "error: codec: crops must be multiples of 64, batch and threads >= 1\n";
         return 1;
       }
-      if (o.device != "cpu" && o.device != "cuda") {
-        std::cerr << "error: --device: expected cpu or cuda\n";
-        return 1;
-      }
+      if (!valid_device(o)) return 1;
       return lucid::train::train_codec(o);
     }
     if (cmd == "export-codec") {
@@ -225,12 +239,7 @@ int main(int argc, char** argv) {
           {"--cave-batch", [&](auto v) { o.cave_batch = std::stoi(v); }},
       });
       parse(argc, argv, 2, f);
-      if ((o.train_list.empty() && o.train_pack.empty()) ||
-          (o.val_list.empty() && o.val_pack.empty())) {
-        std::cerr << "error: restore: --train (or --train-pack) and --val (or --val-pack) are "
-                     "required (see data_scripts/)\n";
-        return 1;
-      }
+      if (!has_data("restore", o, true)) return 1;
       if (o.crop % 16 || o.val_crop % 16 || o.crop < 16 || o.batch < 1 || o.cave_batch < 2 ||
           o.threads < 1 || o.cave_steps < 0 || o.low_qf_prob < 0 || o.high_qf_prob < 0 ||
           o.low_qf_prob + o.high_qf_prob > 1 || !(o.grain_prob >= 0 && o.grain_prob <= 1)) {
@@ -238,10 +247,7 @@ int main(int argc, char** argv) {
                      "QF shares in 0..1\n";
         return 1;
       }
-      if (o.device != "cpu" && o.device != "cuda") {
-        std::cerr << "error: --device: expected cpu or cuda\n";
-        return 1;
-      }
+      if (!valid_device(o)) return 1;
       return lucid::train::train_restore(o);
     }
     if (cmd == "video") {
@@ -254,24 +260,14 @@ int main(int argc, char** argv) {
           {"--ema", [&](auto v) { o.ema = std::stod(v); }},
       });
       parse(argc, argv, 2, f);
-      if (!(o.ema >= 0 && o.ema < 1)) {
-        std::cerr << "error: video: --ema: expected a decay in [0, 1) (0 = no averaging)\n";
-        return 1;
-      }
-      if (o.train_list.empty() || o.val_list.empty()) {
-        std::cerr << "error: video: --train and --val are required (data_scripts/build_video_pairs.py makes them)\n";
-        return 1;
-      }
+      if (!has_data("video", o, false) || !valid_ema("video", o.ema)) return 1;
       if (o.crop % 16 || o.crop < 16 || o.val_crop % 16 || o.val_crop < 0 || o.batch < 1 || o.threads < 1 ||
           o.val_stride < 1 || !(o.no_qp_prob >= 0 && o.no_qp_prob <= 1) || (o.loss != "mse" && o.loss != "charbonnier" && o.loss != "dpsnr")) {
         std::cerr << "error: video: crops must be multiples of 16, batch, threads and --val-stride >= 1, "
                      "--no-qp-prob in 0..1, --loss mse|charbonnier|dpsnr\n";
         return 1;
       }
-      if (o.device != "cpu" && o.device != "cuda") {
-        std::cerr << "error: --device: expected cpu or cuda\n";
-        return 1;
-      }
+      if (!valid_device(o)) return 1;
       return lucid::train::train_video(o);
     }
     if (cmd == "export-video") {
