@@ -256,11 +256,152 @@ ValResult validate(models::Codiff& model, const ValSet& v, torch::Device dev) {
   return r;
 }
 
+// The training photos (a list, an image pack) or JPEG pairs (a pair pack); sets *fingerprint.
+std::vector<Photo> load_training_set(const RestoreTrainOptions& o, std::string* fingerprint) {
+  std::vector<Photo> train;
+  if (o.train_pack.empty()) {
+    train = load_photo_list(o.train_list, o.crop + 8);
+    *fingerprint = dataset_fingerprint(train);
+  } else {
+    Pack p = read_pack(o.train_pack, o.crop);
+    if (p.kind == PackKind::kImages) {
+      std::vector<Photo> big;  // room for the crop and its grid shift
+      for (auto& r : p.records)
+        if (std::min(r.rgb.size(1), r.rgb.size(2)) >= o.crop + 8) big.push_back(std::move(r));
+      if (big.empty()) throw std::runtime_error("pack " + o.train_pack + ": no image large enough");
+      p.records = std::move(big);
+    } else {
+      for (const auto& r : p.records)
+        if (r.rgb.size(1) != o.crop || r.rgb.size(2) != o.crop)
+          throw std::runtime_error("pair pack " + o.train_pack + " holds " +
+                                   std::to_string(r.rgb.size(1)) + "x" +
+                                   std::to_string(r.rgb.size(2)) + " pairs; --crop is " +
+                                   std::to_string(o.crop));
+      check_pack_option(p, o.train_pack, "low_qf_prob", o.low_qf_prob, "--low-qf-prob");
+      check_pack_option(p, o.train_pack, "high_qf_prob", o.high_qf_prob, "--high-qf-prob");
+      check_pack_option(p, o.train_pack, "double_prob", o.double_prob, "double_prob");
+      check_pack_option(p, o.train_pack, "shift_prob", o.shift_prob, "shift_prob");
+      check_pack_option(p, o.train_pack, "grain_prob", o.grain_prob, "--grain-prob");
+    }
+    train = std::move(p.records);
+    *fingerprint = p.fingerprint;
+  }
+  return train;
+}
+
+// The validation crops at every validation QF, from a list, an image pack or a pair pack.
+ValSet load_validation_set(const RestoreTrainOptions& o, std::string* val_fingerprint,
+                           size_t* val_images) {
+  ValSet val_set;
+  if (o.val_pack.empty()) {
+    auto val = load_photo_list(o.val_list, o.val_crop);
+    *val_fingerprint = dataset_fingerprint(val);
+    val_set = make_val_set(val, o.val_crop);
+    *val_images = val.size();
+  } else {
+    Pack p = read_pack(o.val_pack, o.val_crop);
+    *val_fingerprint = p.fingerprint;
+    if (p.kind == PackKind::kPairs) {
+      val_set = val_set_from_pairs(p.records, o.val_crop, o.val_pack);
+    } else {
+      val_set = make_val_set(p.records, o.val_crop);
+    }
+    *val_images = val_set.clean.size();
+  }
+  return val_set;
+}
+
 std::vector<torch::Tensor> restorer_params(models::Codiff& model) {
   std::vector<torch::Tensor> out;
   for (auto& p : model->named_parameters(true))
     if (p.key().rfind("cave.", 0) != 0) out.push_back(p.value());
   return out;
+}
+
+// What one training step reports (averaged into the log rows).
+struct StepStats {
+  double loss = 0, qf_mae = 0, gain_db = 0;
+};
+
+// Stage 1, one CaVE step: quality-factor regression and ranking, and reconstruction of the
+// clean crop through CaVE's light decoder.
+StepStats cave_step(models::Codiff& model, torch::optim::Adam& cave_opt,
+                    const std::vector<Photo>& train, const RestoreTrainOptions& o,
+                    std::mt19937_64& rng, torch::Device dev) {
+  auto cave = model->cave();
+  StepStats st;
+  Batch b = make_batch(train, o.cave_batch, o.crop, o, rng, dev);
+  torch::Tensor emb = cave->embed(cave->pooled_features(b.jpeg));
+  torch::Tensor pred = cave->predict_qf(emb);
+  torch::Tensor rec = cave->reconstruct(b.jpeg, emb);
+  torch::Tensor loss = (pred - b.qf01).abs().mean() + 0.2 * ranking_loss(pred, b.qf01) +
+                       2.0 * charbonnier(rec - b.clean);
+  cave_opt.zero_grad();
+  loss.backward();
+  torch::nn::utils::clip_grad_norm_(cave->parameters(), 1.0);
+  cave_opt.step();
+  st.loss = loss.item<double>();
+  st.qf_mae = (pred - b.qf01).abs().mean().item<double>() * 100;
+  st.gain_db = 10 * std::log10((b.jpeg - b.clean).pow(2).mean().item<double>() /
+                               std::max(1e-12, (rec - b.clean).pow(2).mean().item<double>()));
+  return st;
+}
+
+// Stage 2, one restorer step (CaVE frozen): x0 from the JPEG image at t* (or noised at a
+// random t > t*), conditioned on CaVE's embedding and the true or estimated QF.
+StepStats restorer_step(models::Codiff& model, torch::optim::Adam& opt,
+                        const std::vector<torch::Tensor>& rparams, const std::vector<Photo>& train,
+                        const RestoreTrainOptions& o, std::mt19937_64& rng, torch::Device dev) {
+  auto cave = model->cave();
+  const models::CodiffConfig& cfg = model->config();
+  std::uniform_real_distribution<double> u01(0, 1);
+  StepStats st;
+  Batch b = make_batch(train, o.batch, o.crop, o, rng, dev);
+  const int64_t B = b.jpeg.size(0);
+  torch::Tensor emb, qf_in, known;
+  std::vector<float> tv(B), kv(B);
+  {
+    torch::NoGradGuard ng;
+    cave->eval();
+    emb = cave->embed(cave->pooled_features(b.jpeg));
+    torch::Tensor est = cave->predict_qf(emb).clamp(0.01, 1.0);
+    for (int64_t i = 0; i < B; ++i) {
+      kv[i] = u01(rng) < o.known_prob ? 1.0f : 0.0f;
+      tv[i] = u01(rng) < o.noise_prob
+                  ? static_cast<float>(cfg.t_star + (1 - cfg.t_star) * u01(rng))
+                  : static_cast<float>(cfg.t_star);
+    }
+    known = torch::tensor(kv).to(dev);
+    qf_in = known * b.qf01 + (1 - known) * est;
+    st.qf_mae = (est - b.qf01).abs().mean().item<double>() * 100;
+  }
+  torch::Tensor t = torch::tensor(tv).to(dev);
+  std::vector<float> sig(B);
+  for (int64_t i = 0; i < B; ++i) sig[i] = static_cast<float>(cfg.sigma(tv[i]));
+  torch::Tensor x_t =
+      b.jpeg + torch::tensor(sig).to(dev).view({B, 1, 1, 1}) * torch::randn_like(b.jpeg);
+  torch::Tensor out = model->unet()->forward(x_t, model->condition(t, emb, qf_in, known));
+  torch::Tensor d = out - b.clean;
+  // Charbonnier + 0.1 * mean_i log(MSE_i): the log term is the negative PSNR of each
+  // sample (up to scale), so high-quality inputs, whose errors are tiny, weigh as much in
+  // dB as low-quality ones; with plain MSE the network learned to hurt QF 90-95 slightly.
+  torch::Tensor per_sample = d.pow(2).flatten(1).mean(1);
+  torch::Tensor loss = charbonnier(d) + 0.1 * torch::log(per_sample + 1e-5).mean();
+  opt.zero_grad();
+  loss.backward();
+  torch::nn::utils::clip_grad_norm_(rparams, o.clip);
+  opt.step();
+  st.loss = loss.item<double>();
+  torch::NoGradGuard ng;
+  torch::Tensor at_star = (t <= cfg.t_star + 1e-6);
+  if (at_star.any().item<bool>()) {
+    torch::Tensor m = at_star.to(torch::kFloat).view({B, 1, 1, 1});
+    const double n = m.sum().item<double>() * d[0].numel();
+    const double mse_out = (d.pow(2) * m).sum().item<double>() / n;
+    const double mse_in = ((b.jpeg - b.clean).pow(2) * m).sum().item<double>() / n;
+    st.gain_db = 10 * std::log10(mse_in / std::max(mse_out, 1e-12));
+  }
+  return st;
 }
 
 }  // namespace
@@ -297,52 +438,10 @@ int train_restore(const RestoreTrainOptions& o) {
   const int64_t step0 = p.step;
   int64_t saved_step = -1;  // step of the last save of "last" in this session
 
-  std::vector<Photo> train;
   std::string fingerprint, val_fingerprint;
-  ValSet val_set;
+  const std::vector<Photo> train = load_training_set(o, &fingerprint);
   size_t val_images = 0;
-  if (o.train_pack.empty()) {
-    train = load_photo_list(o.train_list, o.crop + 8);
-    fingerprint = dataset_fingerprint(train);
-  } else {
-    Pack p = read_pack(o.train_pack, o.crop);
-    if (p.kind == PackKind::kImages) {
-      std::vector<Photo> big;  // room for the crop and its grid shift
-      for (auto& r : p.records)
-        if (std::min(r.rgb.size(1), r.rgb.size(2)) >= o.crop + 8) big.push_back(std::move(r));
-      if (big.empty()) throw std::runtime_error("pack " + o.train_pack + ": no image large enough");
-      p.records = std::move(big);
-    } else {
-      for (const auto& r : p.records)
-        if (r.rgb.size(1) != o.crop || r.rgb.size(2) != o.crop)
-          throw std::runtime_error("pair pack " + o.train_pack + " holds " +
-                                   std::to_string(r.rgb.size(1)) + "x" +
-                                   std::to_string(r.rgb.size(2)) + " pairs; --crop is " +
-                                   std::to_string(o.crop));
-      check_pack_option(p, o.train_pack, "low_qf_prob", o.low_qf_prob, "--low-qf-prob");
-      check_pack_option(p, o.train_pack, "high_qf_prob", o.high_qf_prob, "--high-qf-prob");
-      check_pack_option(p, o.train_pack, "double_prob", o.double_prob, "double_prob");
-      check_pack_option(p, o.train_pack, "shift_prob", o.shift_prob, "shift_prob");
-      check_pack_option(p, o.train_pack, "grain_prob", o.grain_prob, "--grain-prob");
-    }
-    train = std::move(p.records);
-    fingerprint = p.fingerprint;
-  }
-  if (o.val_pack.empty()) {
-    auto val = load_photo_list(o.val_list, o.val_crop);
-    val_fingerprint = dataset_fingerprint(val);
-    val_set = make_val_set(val, o.val_crop);
-    val_images = val.size();
-  } else {
-    Pack p = read_pack(o.val_pack, o.val_crop);
-    val_fingerprint = p.fingerprint;
-    if (p.kind == PackKind::kPairs) {
-      val_set = val_set_from_pairs(p.records, o.val_crop, o.val_pack);
-    } else {
-      val_set = make_val_set(p.records, o.val_crop);
-    }
-    val_images = val_set.clean.size();
-  }
+  const ValSet val_set = load_validation_set(o, &val_fingerprint, &val_images);
   reconcile_val_set(prior, val_fingerprint, &p.best_val, &p.bad_evals);
   if (o.reset_best) p.forget_best();
   std::cerr << "train " << (train[0].jpeg.defined() ? "pairs: " : "images: ") << train.size()
@@ -398,7 +497,6 @@ int train_restore(const RestoreTrainOptions& o) {
       save_checkpoint(o.run_dir, "best", *model, {&cave_opt, &opt}, make_state(&v), nullptr,
                       format);
   };
-  std::uniform_real_distribution<double> u01(0, 1);
   if (o.eval_at_start && p.step >= o.cave_steps) {
     evaluate();
     // --minutes budgets the training: the clock starts after this validation.
@@ -407,76 +505,19 @@ int train_restore(const RestoreTrainOptions& o) {
   while (!clock.finished(p.step)) {
     torch::manual_seed(o.seed * 1000003ULL + static_cast<uint64_t>(p.step));
     const bool stage1 = p.step < o.cave_steps;
-    double loss_v = 0, mae_v = 0, gain_v = 0;
+    StepStats st;
     if (stage1) {
-      Batch b = make_batch(train, o.cave_batch, o.crop, o, p.rng, dev);
-      torch::Tensor emb = cave->embed(cave->pooled_features(b.jpeg));
-      torch::Tensor pred = cave->predict_qf(emb);
-      torch::Tensor rec = cave->reconstruct(b.jpeg, emb);
-      torch::Tensor loss = (pred - b.qf01).abs().mean() + 0.2 * ranking_loss(pred, b.qf01) +
-                           2.0 * charbonnier(rec - b.clean);
-      cave_opt.zero_grad();
-      loss.backward();
-      torch::nn::utils::clip_grad_norm_(cave->parameters(), 1.0);
-      cave_opt.step();
-      loss_v = loss.item<double>();
-      mae_v = (pred - b.qf01).abs().mean().item<double>() * 100;
-      gain_v = 10 * std::log10((b.jpeg - b.clean).pow(2).mean().item<double>() /
-                               std::max(1e-12, (rec - b.clean).pow(2).mean().item<double>()));
+      st = cave_step(model, cave_opt, train, o, p.rng, dev);
     } else {
       const int64_t rs = p.step - o.cave_steps;  // restorer step
       set_lr(opt, (o.warmup_steps > 0 && rs < o.warmup_steps) ? p.lr * (rs + 1) / o.warmup_steps
                                                                : p.lr);
-      Batch b = make_batch(train, o.batch, o.crop, o, p.rng, dev);
-      const int64_t B = b.jpeg.size(0);
-      torch::Tensor emb, qf_in, known;
-      std::vector<float> tv(B), kv(B);
-      {
-        torch::NoGradGuard ng;
-        cave->eval();
-        emb = cave->embed(cave->pooled_features(b.jpeg));
-        torch::Tensor est = cave->predict_qf(emb).clamp(0.01, 1.0);
-        for (int64_t i = 0; i < B; ++i) {
-          kv[i] = u01(p.rng) < o.known_prob ? 1.0f : 0.0f;
-          tv[i] = u01(p.rng) < o.noise_prob
-                      ? static_cast<float>(cfg.t_star + (1 - cfg.t_star) * u01(p.rng))
-                      : static_cast<float>(cfg.t_star);
-        }
-        known = torch::tensor(kv).to(dev);
-        qf_in = known * b.qf01 + (1 - known) * est;
-        mae_v = (est - b.qf01).abs().mean().item<double>() * 100;
-      }
-      torch::Tensor t = torch::tensor(tv).to(dev);
-      std::vector<float> sig(B);
-      for (int64_t i = 0; i < B; ++i) sig[i] = static_cast<float>(cfg.sigma(tv[i]));
-      torch::Tensor x_t =
-          b.jpeg + torch::tensor(sig).to(dev).view({B, 1, 1, 1}) * torch::randn_like(b.jpeg);
-      torch::Tensor out = model->unet()->forward(x_t, model->condition(t, emb, qf_in, known));
-      torch::Tensor d = out - b.clean;
-      // Charbonnier + 0.1 * mean_i log(MSE_i): the log term is the negative PSNR of each
-      // sample (up to scale), so high-quality inputs, whose errors are tiny, weigh as much in
-      // dB as low-quality ones; with plain MSE the network learned to hurt QF 90-95 slightly.
-      torch::Tensor per_sample = d.pow(2).flatten(1).mean(1);
-      torch::Tensor loss = charbonnier(d) + 0.1 * torch::log(per_sample + 1e-5).mean();
-      opt.zero_grad();
-      loss.backward();
-      torch::nn::utils::clip_grad_norm_(rparams, o.clip);
-      opt.step();
-      loss_v = loss.item<double>();
-      torch::NoGradGuard ng;
-      torch::Tensor at_star = (t <= cfg.t_star + 1e-6);
-      if (at_star.any().item<bool>()) {
-        torch::Tensor m = at_star.to(torch::kFloat).view({B, 1, 1, 1});
-        const double n = m.sum().item<double>() * d[0].numel();
-        const double mse_out = (d.pow(2) * m).sum().item<double>() / n;
-        const double mse_in = ((b.jpeg - b.clean).pow(2) * m).sum().item<double>() / n;
-        gain_v = 10 * std::log10(mse_in / std::max(mse_out, 1e-12));
-      }
+      st = restorer_step(model, opt, rparams, train, o, p.rng, dev);
     }
     ++p.step;
-    acc_loss += loss_v;
-    acc_mae += mae_v;
-    acc_gain += gain_v;
+    acc_loss += st.loss;
+    acc_mae += st.qf_mae;
+    acc_gain += st.gain_db;
     ++acc_n;
     p.wall = wall0 + clock.seconds();
     if (p.step % o.log_every == 0) {
