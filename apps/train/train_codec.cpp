@@ -76,6 +76,78 @@ void split_params(models::FatCodec& model, std::vector<torch::Tensor>* main,
     (p.key().find("quantiles") != std::string::npos ? *aux : *main).push_back(p.value());
 }
 
+// A run with fewer latent channels continues in the configuration's: the old model is loaded
+// exactly (optimizers and weight average too), the new one starts from its averaged weights,
+// and the optimizers' moments are carried across. Returns the checkpoint's state.
+StateMap adopt_checkpoint(const CodecTrainOptions& o, const models::FatConfig& old_cfg,
+                          models::FatCodec& model, torch::optim::Adam& opt,
+                          torch::optim::Adam& aux_opt, torch::Device dev) {
+  models::FatCodec old_model(old_cfg);
+  old_model->to(dev);
+  std::vector<torch::Tensor> old_main, old_aux;
+  split_params(old_model, &old_main, &old_aux);
+  torch::optim::Adam old_opt(old_main, torch::optim::AdamOptions(o.lr));
+  torch::optim::Adam old_aux_opt(old_aux, torch::optim::AdamOptions(1e-3));
+  StateMap prior = load_checkpoint(o.run_dir, "last", *old_model, {&old_opt, &old_aux_opt}, dev);
+  WeightAverage old_average(*old_model, o.ema);
+  const bool averaged_start = old_average.enabled() && old_average.load(o.run_dir, "last");
+  if (averaged_start) old_average.swap();
+  model->adopt(*old_model);
+  migrate_adam_state(*old_model, old_opt, *model, opt);
+  migrate_adam_state(*old_model, old_aux_opt, *model, aux_opt);
+  std::cerr << "latent channels " << old_cfg.M << " -> " << model->config().M << " ("
+            << model->config().detail << " from the detail branch): the new model starts from "
+               "the checkpoint's "
+            << (averaged_start ? "averaged " : "") << "weights\n";
+  return prior;
+}
+
+// What one training step reports (averaged into the log rows).
+struct CodecStep {
+  double loss = 0, bpp = 0, psnr = 0, aux = 0;
+};
+
+// One step: a batch of random crops, each at a random quality q (lambda log-uniform over the
+// configuration's range), loss weight * (lambda * 255^2 * MSE + bpp) with the weight
+// (lambda / lambda_mid)^-lambda_balance; then one step of the factorized prior's quantiles.
+CodecStep codec_step(models::FatCodec& model, torch::optim::Adam& opt, torch::optim::Adam& aux_opt,
+                     const std::vector<torch::Tensor>& main_params, const std::vector<Photo>& train,
+                     const CodecTrainOptions& o, std::mt19937_64& rng, torch::Device dev) {
+  const models::FatConfig& cfg = model->config();
+  std::vector<torch::Tensor> crops;
+  std::vector<float> qs;
+  std::uniform_real_distribution<float> uq(0.0f, 1.0f);
+  for (int b = 0; b < o.batch; ++b) {
+    crops.push_back(random_crop(train, o.crop, rng));
+    qs.push_back(uq(rng));
+  }
+  torch::Tensor x = torch::stack(crops).to(dev);
+  torch::Tensor q = torch::tensor(qs).to(dev);
+  torch::Tensor lambda =
+      torch::exp(std::log(cfg.lambda_min) + q * (std::log(cfg.lambda_max) - std::log(cfg.lambda_min)));
+  auto out = model->forward_train(x, q);
+  torch::Tensor mse = (out.x_hat - x).pow(2).flatten(1).mean(1);
+  const double pixels = static_cast<double>(x.size(2) * x.size(3));
+  torch::Tensor bpp = (out.bits_y + out.bits_z) / pixels;
+  const double log_mid = 0.5 * (std::log(cfg.lambda_min) + std::log(cfg.lambda_max));
+  torch::Tensor weight = torch::exp(-o.lambda_balance * (torch::log(lambda) - log_mid));
+  torch::Tensor loss = (weight * (lambda * 255 * 255 * mse + bpp)).mean();
+  opt.zero_grad();
+  loss.backward();
+  torch::nn::utils::clip_grad_norm_(main_params, o.clip);
+  opt.step();
+  aux_opt.zero_grad();
+  torch::Tensor aux = model->aux_loss();
+  aux.backward();
+  aux_opt.step();
+  CodecStep st;
+  st.loss = loss.item<double>();
+  st.bpp = bpp.mean().item<double>();
+  st.psnr = (10 * torch::log10(1.0 / mse.clamp_min(1e-10))).mean().item<double>();
+  st.aux = aux.item<double>();
+  return st;
+}
+
 }  // namespace
 
 int train_codec(const CodecTrainOptions& o) {
@@ -109,24 +181,7 @@ int train_codec(const CodecTrainOptions& o) {
   StateMap prior_state;
   if (checkpoint_exists(o.run_dir, "last")) {
     if (adopt_from) {
-      // Load the old model exactly (its optimizers and weight average too), start the new one
-      // from its averaged weights, and carry the optimizers' moments across.
-      models::FatCodec old_model(*adopt_from);
-      old_model->to(dev);
-      std::vector<torch::Tensor> old_main, old_aux;
-      split_params(old_model, &old_main, &old_aux);
-      torch::optim::Adam old_opt(old_main, torch::optim::AdamOptions(o.lr));
-      torch::optim::Adam old_aux_opt(old_aux, torch::optim::AdamOptions(1e-3));
-      prior_state = load_checkpoint(o.run_dir, "last", *old_model, {&old_opt, &old_aux_opt}, dev);
-      WeightAverage old_average(*old_model, o.ema);
-      const bool averaged_start = old_average.enabled() && old_average.load(o.run_dir, "last");
-      if (averaged_start) old_average.swap();
-      model->adopt(*old_model);
-      migrate_adam_state(*old_model, old_opt, *model, opt);
-      migrate_adam_state(*old_model, old_aux_opt, *model, aux_opt);
-      std::cerr << "latent channels " << adopt_from->M << " -> " << cfg.M << " (" << cfg.detail
-                << " from the detail branch): the new model starts from the checkpoint's "
-                << (averaged_start ? "averaged " : "") << "weights\n";
+      prior_state = adopt_checkpoint(o, *adopt_from, model, opt, aux_opt, dev);
     } else {
       prior_state = load_checkpoint(o.run_dir, "last", *model, {&opt, &aux_opt}, dev);
       if (prior_state.at("config") != built.serialize()) {
@@ -213,44 +268,18 @@ int train_codec(const CodecTrainOptions& o) {
   while (!clock.finished(p.step)) {
     // Per-step seed: the noise of step s is the same whether or not training was resumed.
     torch::manual_seed(o.seed * 1000003ULL + static_cast<uint64_t>(p.step));
-    std::vector<torch::Tensor> crops;
-    std::vector<float> qs;
-    std::uniform_real_distribution<float> uq(0.0f, 1.0f);
-    for (int b = 0; b < o.batch; ++b) {
-      crops.push_back(random_crop(train, o.crop, p.rng));
-      qs.push_back(uq(p.rng));
-    }
-    torch::Tensor x = torch::stack(crops).to(dev);
-    torch::Tensor q = torch::tensor(qs).to(dev);
-    torch::Tensor lambda =
-        torch::exp(std::log(cfg.lambda_min) + q * (std::log(cfg.lambda_max) - std::log(cfg.lambda_min)));
     if (o.warmup_steps > 0 && p.step < o.warmup_steps)
       set_lr(opt, p.lr * (p.step + 1) / o.warmup_steps);
     else
       set_lr(opt, p.lr);
-
-    auto out = model->forward_train(x, q);
-    torch::Tensor mse = (out.x_hat - x).pow(2).flatten(1).mean(1);
-    const double pixels = static_cast<double>(x.size(2) * x.size(3));
-    torch::Tensor bpp = (out.bits_y + out.bits_z) / pixels;
-    const double log_mid = 0.5 * (std::log(cfg.lambda_min) + std::log(cfg.lambda_max));
-    torch::Tensor weight = torch::exp(-o.lambda_balance * (torch::log(lambda) - log_mid));
-    torch::Tensor loss = (weight * (lambda * 255 * 255 * mse + bpp)).mean();
-    opt.zero_grad();
-    loss.backward();
-    torch::nn::utils::clip_grad_norm_(main_params, o.clip);
-    opt.step();
-    aux_opt.zero_grad();
-    torch::Tensor aux = model->aux_loss();
-    aux.backward();
-    aux_opt.step();
+    const CodecStep st = codec_step(model, opt, aux_opt, main_params, train, o, p.rng, dev);
     average.update(p.step);
     ++p.step;
 
-    acc_loss += loss.item<double>();
-    acc_bpp += bpp.mean().item<double>();
-    acc_psnr += (10 * torch::log10(1.0 / mse.clamp_min(1e-10))).mean().item<double>();
-    acc_aux += aux.item<double>();
+    acc_loss += st.loss;
+    acc_bpp += st.bpp;
+    acc_psnr += st.psnr;
+    acc_aux += st.aux;
     ++acc_n;
     p.wall = wall0 + clock.seconds();
     if (p.step % o.log_every == 0) {
