@@ -12,7 +12,6 @@
 #include <sstream>
 
 #include "lucid/models/device.h"
-#include "lucid/entropy/cdf.h"
 #include "lucid/models/fat_codec.h"
 #include "lucid/models/weights.h"
 #include "pack.h"
@@ -344,22 +343,7 @@ int export_codec(const CodecExportOptions& o) {
   models::WeightFile w;
   models::export_module(*model, w);
 
-  // Freeze the factorized prior into integer CDF tables so every decoder uses the same bits.
-  auto tables = model->prior()->tabulate();
-  const int C = static_cast<int>(tables.pmfs.size());
-  size_t max_len = 0;
-  for (const auto& p : tables.pmfs) max_len = std::max(max_len, p.size() + 1);
-  torch::Tensor cdf = torch::zeros({C, static_cast<int64_t>(max_len)}, torch::kInt32);
-  torch::Tensor len = torch::zeros({C}, torch::kInt32), off = torch::zeros({C}, torch::kInt32);
-  for (int c = 0; c < C; ++c) {
-    auto q = entropy::quantize_pmf(tables.pmfs[c]);
-    for (size_t i = 0; i < q.size(); ++i) cdf[c][i] = static_cast<int32_t>(q[i]);
-    len[c] = static_cast<int32_t>(q.size());
-    off[c] = tables.offsets[c];
-  }
-  w.tensors.emplace_back("entropy.z_cdf", cdf);
-  w.tensors.emplace_back("entropy.z_cdf_len", len);
-  w.tensors.emplace_back("entropy.z_offset", off);
+  models::freeze_prior(model->prior(), w);  // the decoders' integer tables
   const auto dot = o.out.rfind(".lucidw");
   ExportSpec spec = export_spec(o, "fat", cfg.serialize(),
                                 "data/photos/manifest.tsv (data_scripts/build_dataset.sh)");

@@ -297,18 +297,13 @@ ImageCodec::ImageCodec(const std::string& path, const std::string& device)
     impl_->scales = entropy::make_scale_table();
     entropy::add_gaussian_tables(impl_->cdfs, impl_->scales);
     impl_->z_base = static_cast<int>(impl_->cdfs.size());
-    const torch::Tensor* cdf = w.find("entropy.z_cdf");
-    const torch::Tensor* len = w.find("entropy.z_cdf_len");
-    const torch::Tensor* off = w.find("entropy.z_offset");
-    if (!cdf || !len || !off || cdf->size(0) != impl_->cfg.Nz)
-      throw CodecError(Status::kModel, path + ": missing or malformed hyper-latent tables");
-    for (int c = 0; c < impl_->cfg.Nz; ++c) {
-      const int n = len->data_ptr<int32_t>()[c];
-      if (n < 3 || n > cdf->size(1))
-        throw CodecError(Status::kModel, path + ": malformed hyper-latent table");
-      const int32_t* row = cdf->data_ptr<int32_t>() + c * cdf->size(1);
-      impl_->cdfs.add(std::vector<uint32_t>(row, row + n), off->data_ptr<int32_t>()[c]);
+    models::FrozenPrior frozen;
+    try {
+      frozen = models::read_frozen_prior(w, impl_->cfg.Nz);
+    } catch (const models::WeightError& e) {
+      throw CodecError(Status::kModel, path + ": " + e.what());
     }
+    for (int c = 0; c < impl_->cfg.Nz; ++c) impl_->cdfs.add(frozen.cdfs[c], frozen.offsets[c]);
   } catch (const CodecError&) {
     throw;
   } catch (const models::DeviceError& e) {

@@ -1,6 +1,7 @@
 #include "lucid/models/fat_codec.h"
 
 #include "lucid/models/config_text.h"
+#include "lucid/entropy/cdf.h"
 
 #include <cmath>
 #include <map>
@@ -607,6 +608,48 @@ FatCodecImpl::TrainOutput FatCodecImpl::forward_latent(const torch::Tensor& y,
   }
   torch::Tensor x_hat = synthesis(torch::cat(y_hat_slices, 1) * inverse_gain(q));
   return {x_hat, bits_y, bits_z};
+}
+
+// ---------------------------------------------------------------------------------------------
+// The frozen prior (the weight-file contract)
+
+void freeze_prior(FactorizedPrior prior, WeightFile& w) {
+  const auto tables = prior->tabulate();
+  const int C = static_cast<int>(tables.pmfs.size());
+  size_t max_len = 0;
+  for (const auto& p : tables.pmfs) max_len = std::max(max_len, p.size() + 1);
+  torch::Tensor cdf = torch::zeros({C, static_cast<int64_t>(max_len)}, torch::kInt32);
+  torch::Tensor len = torch::zeros({C}, torch::kInt32), off = torch::zeros({C}, torch::kInt32);
+  for (int c = 0; c < C; ++c) {
+    const auto q = entropy::quantize_pmf(tables.pmfs[c]);
+    for (size_t i = 0; i < q.size(); ++i) cdf[c][i] = static_cast<int32_t>(q[i]);
+    len[c] = static_cast<int32_t>(q.size());
+    off[c] = tables.offsets[c];
+  }
+  w.tensors.emplace_back("entropy.z_cdf", cdf);
+  w.tensors.emplace_back("entropy.z_cdf_len", len);
+  w.tensors.emplace_back("entropy.z_offset", off);
+}
+
+FrozenPrior read_frozen_prior(const WeightFile& w, int channels) {
+  const torch::Tensor* cdf = w.find("entropy.z_cdf");
+  const torch::Tensor* len = w.find("entropy.z_cdf_len");
+  const torch::Tensor* off = w.find("entropy.z_offset");
+  if (!cdf || !len || !off || cdf->dim() != 2 || cdf->size(0) != channels ||
+      len->numel() != channels || off->numel() != channels ||
+      cdf->scalar_type() != torch::kInt32 || len->scalar_type() != torch::kInt32 ||
+      off->scalar_type() != torch::kInt32)
+    throw WeightError("missing or malformed hyper-latent tables");
+  const torch::Tensor c = cdf->contiguous(), l = len->contiguous(), o = off->contiguous();
+  FrozenPrior f;
+  for (int ch = 0; ch < channels; ++ch) {
+    const int n = l.data_ptr<int32_t>()[ch];
+    if (n < 3 || n > c.size(1)) throw WeightError("malformed hyper-latent table");
+    const int32_t* row = c.data_ptr<int32_t>() + ch * c.size(1);
+    f.cdfs.emplace_back(row, row + n);
+    f.offsets.push_back(o.data_ptr<int32_t>()[ch]);
+  }
+  return f;
 }
 
 }  // namespace lucid::models

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "lucid/models/layers.h"
+#include "lucid/models/weights.h"
 
 namespace lucid::models {
 
@@ -188,5 +189,18 @@ TORCH_MODULE(FatCodec);
 torch::Tensor gaussian_likelihood(const torch::Tensor& v, const torch::Tensor& scale);
 constexpr double kScaleLowerBound = 0.11;
 constexpr double kLikelihoodLowerBound = 1e-9;
+
+// The codec's weight-file contract for its hyper-latent entropy model: the factorized prior of z
+// frozen at export into integer CDF tables ("entropy.z_cdf" [Nz, L], "entropy.z_cdf_len" [Nz],
+// "entropy.z_offset" [Nz], int32), which every encoder and decoder then reads, so that both use
+// the same bits on every machine whatever the float arithmetic.
+struct FrozenPrior {
+  std::vector<std::vector<uint32_t>> cdfs;  // per channel: entropy::quantize_pmf of its pmf
+  std::vector<int32_t> offsets;             // per channel: the symbol of the table's first entry
+};
+// Tabulates `prior` and appends the three tensors to `w`.
+void freeze_prior(FactorizedPrior prior, WeightFile& w);
+// Reads them back; throws WeightError when they are missing or malformed for `channels`.
+FrozenPrior read_frozen_prior(const WeightFile& w, int channels);
 
 }  // namespace lucid::models
