@@ -148,13 +148,6 @@ void remove_optimizer_files(const std::string& dir, const std::string& name, siz
   for (size_t i = first; i < 16; ++i) fs::remove(dir + "/" + name + ".opt" + std::to_string(i) + ext);
 }
 
-std::string num(double v) {
-  std::ostringstream s;
-  s.precision(17);
-  s << v;
-  return s.str();
-}
-
 ckpt::Entry entry(const std::string& name, ckpt::Encoding e, const torch::Tensor& cpu,
                   torch::Tensor* decoded, const torch::Tensor* v = nullptr) {
   ckpt::Entry out;
@@ -229,11 +222,11 @@ ckpt::File compact_optimizer(torch::optim::Optimizer& o) {
     const auto& op = static_cast<const torch::optim::AdamOptions&>(group.options());
     const std::string G = "g" + std::to_string(g);
     f.meta[G + ".params"] = std::to_string(group.params().size());
-    f.meta[G + ".lr"] = num(op.lr());
-    f.meta[G + ".beta1"] = num(std::get<0>(op.betas()));
-    f.meta[G + ".beta2"] = num(std::get<1>(op.betas()));
-    f.meta[G + ".eps"] = num(op.eps());
-    f.meta[G + ".weight_decay"] = num(op.weight_decay());
+    f.meta[G + ".lr"] = fmt(op.lr(), 17);
+    f.meta[G + ".beta1"] = fmt(std::get<0>(op.betas()), 17);
+    f.meta[G + ".beta2"] = fmt(std::get<1>(op.betas()), 17);
+    f.meta[G + ".eps"] = fmt(op.eps(), 17);
+    f.meta[G + ".weight_decay"] = fmt(op.weight_decay(), 17);
     f.meta[G + ".amsgrad"] = op.amsgrad() ? "1" : "0";
     for (size_t j = 0; j < group.params().size(); ++j) {
       const torch::Tensor& p = group.params()[j];

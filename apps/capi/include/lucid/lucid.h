@@ -272,8 +272,10 @@ LUCID_API lucid_status lucid_restore_rgb(lucid_context* ctx, const uint8_t* rgb,
  * frame's qp_scale is the stream's (the restorer is made for that codec): later frames carry it
  * or LUCID_QP_NONE.
  *
- * This version's restorer is the pass-through ("identity": output = input, bit for bit); the
- * QP-aware network replaces it behind the same calls. A stream is used by one thread at a time;
+ * With weights_path NULL the restorer is the pass-through ("identity": output = input, bit for
+ * bit), the default until the trained network meets its quality targets; a DiQP weight file
+ * (models/weights/diqp-small.lucidw, installed beside the others) gives the QP-aware network
+ * behind the same calls. A stream is used by one thread at a time;
  * any number of streams, on any threads, may share one model. */
 typedef struct lucid_video_stream lucid_video_stream;
 
