@@ -37,7 +37,8 @@ namespace {
 // binary fractions, identical bits on both sides, and a checksum over them covers everything
 // that reaches the synthesis transform.
 constexpr double kLatentGrid = 64.0;
-constexpr int kStride = 64;  // total downsampling of the hyper-latent
+constexpr int kStride = models::FatConfig::kStride;  // total downsampling of the hyper-latent
+constexpr int kLatentStride = models::FatConfig::kLatentStride;  // of the latents
 
 Status status_for(entropy::ParseStatus s) {
   switch (s) {
@@ -96,7 +97,7 @@ torch::Tensor tiled_apply(const std::function<torch::Tensor(const torch::Tensor&
 // x: [1, M, H, W] latents.
 torch::Tensor invariant_synthesis(const std::function<torch::Tensor(const torch::Tensor&)>& fn,
                                   const torch::Tensor& x, int64_t max_tile, int threads) {
-  constexpr int64_t kMargin = 4, kUp = 16;
+  constexpr int64_t kMargin = 4, kUp = kLatentStride;
   const int64_t H = x.size(2), W = x.size(3);
   const int64_t core_max = std::max<int64_t>(8, max_tile - 2 * kMargin);
   int64_t ny = tiling::parts_for(H, core_max), nx = tiling::parts_for(W, core_max);
@@ -358,7 +359,8 @@ torch::Tensor ImageCodec::analyze(const uint8_t* rgb, uint32_t width, uint32_t h
   StageTimer timer;
   models::Tf32Scope tf32(dev);
   torch::Tensor y = tiled_apply(
-      [&](const torch::Tensor& t) { return impl_->transforms->analysis(t); }, x, tile, 64, 1, 16);
+      [&](const torch::Tensor& t) { return impl_->transforms->analysis(t); }, x, tile,
+      /*margin=*/64, 1, kLatentStride);
   y = y.to(torch::kCPU);  // the hyperprior and entropy parameters run on the CPU
   timer.mark("analysis");
   return y;
@@ -603,7 +605,7 @@ RgbImage ImageCodec::decode(const uint8_t* data, size_t size, const RunOptions& 
       exact::Session st(m.exact, zi.data(), static_cast<int>(Hp / kStride),
                         static_cast<int>(Wp / kStride), opts.threads);
       const size_t n = static_cast<size_t>(st.positions()) * S;
-      y_hat = torch::empty({1, m.cfg.M, Hp / 16, Wp / 16});
+      y_hat = torch::empty({1, m.cfg.M, Hp / kLatentStride, Wp / kLatentStride});
       std::vector<float> mean(n);
       std::vector<int32_t> indexes(n), sym(n);
       for (int k = 0; k < K; ++k) {
@@ -620,7 +622,7 @@ RgbImage ImageCodec::decode(const uint8_t* data, size_t size, const RunOptions& 
       std::vector<torch::Tensor> slices;
       for (int k = 0; k < K; ++k) {
         auto p = m.slice_params(state);
-        torch::Tensor sym = torch::empty({1, S, Hp / 16, Wp / 16});
+        torch::Tensor sym = torch::empty({1, S, Hp / kLatentStride, Wp / kLatentStride});
         float* sv = sym.data_ptr<float>();
         const auto& chunk = c.chunks[1 + k].data;
         entropy::RansDecoder dec(m.cdfs, chunk.data(), chunk.size());
@@ -652,7 +654,7 @@ RgbImage ImageCodec::decode(const uint8_t* data, size_t size, const RunOptions& 
     // On a GPU the tiles run one after another (threads 1): the grid bounds its memory.
     x_hat = invariant_synthesis(
         [&](const torch::Tensor& t) { return m.transforms->synthesis(t); }, yin,
-        std::max<int64_t>(16, opts.tile / 16), m.device.is_cpu() ? opts.threads : 1);
+        std::max<int64_t>(16, opts.tile / kLatentStride), m.device.is_cpu() ? opts.threads : 1);
     x_hat = x_hat.to(torch::kCPU);
   }
   timer.mark("synthesis");

@@ -18,7 +18,8 @@ int refinement_steps(int effort) {
 namespace {
 
 constexpr int64_t kLatentTile = 32;   // latents per tile side (512 pixels): bounds the memory
-constexpr int64_t kLatentMargin = 4;  // context around a tile (multiple of h_a's stride 4)
+// Context around a tile, a multiple of the hyper analysis' stride.
+constexpr int64_t kLatentMargin = models::FatConfig::kHyperStride;
 // Adam on the latents (quantisation step 1), the rate decaying tenfold over the steps. Chosen
 // on one 256x256 validation crop at q 50: 0.003 lowered the cost less in 16 steps, 0.02 no more.
 constexpr double kLearningRate = 0.01;
@@ -40,7 +41,7 @@ RefineResult refine_latents(models::FatCodecImpl& model, const torch::Tensor& x,
   r.y = y.clone();
   const torch::Tensor q = torch::full({1}, quality01);
   const double lambda = model.config().lambda_for(quality01);
-  const int64_t lh = y.size(2), lw = y.size(3), px = 16;  // latent stride
+  const int64_t lh = y.size(2), lw = y.size(3), px = models::FatConfig::kLatentStride;
   // Tiles with context bound the memory (tiling::grid_spans: cores of kLatentTile with
   // kLatentMargin of context): each is optimised on its own (its context latents too, but only
   // the core is kept), and kept only if its cost went down.

@@ -16,6 +16,13 @@
 namespace lucid::models {
 
 struct FatConfig {
+  // The transforms' fixed geometry, the same in every configuration: the analysis downsamples
+  // by 16 (the latents y), the hyper analysis by 4 more (the hyper-latents z), so images are
+  // coded padded to multiples of 64.
+  static constexpr int kLatentStride = 16;
+  static constexpr int kHyperStride = 4;
+  static constexpr int kStride = kLatentStride * kHyperStride;
+
   std::string name = "small";
   int N = 96;            // transform width
   int M = 160;           // latent channels (coded by T-CA in `slices` slices)
