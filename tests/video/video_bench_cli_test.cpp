@@ -182,6 +182,38 @@ TEST(VideoBenchCli, Av1AtAConstantQpAndAListFileAndTiles) {
   EXPECT_EQ(j["tile"], 16);
 }
 
+// A quality floor of the shipped video restorer (diqp-small), which nothing else guards: 16
+// frames of camera motion over the bundled photograph (as data_scripts/make_sample_clip.sh makes
+// the bundled clip, here lossless), HEVC at QP 27 / 37 / 47. Measured at step 33311 (one thread):
+// +0.010 / +0.082 / +0.208 dB; the floors leave 0.03 dB for arithmetic that differs between
+// machines and thread counts, so weights that lost quality fail here.
+TEST(VideoBenchCli, ShippedDiqpSmallKeepsItsGainOnTheBundledScene) {
+  if (!have_encoder("libx265")) GTEST_SKIP() << "no libx265";
+  const std::string src = LUCID_SOURCE_DIR;
+  const std::string weights = src + "/models/weights/diqp-small.lucidw";
+  ASSERT_TRUE(exists(weights)) << weights;
+  run("mkdir -p '" + temp_dir() + "/scene'");
+  make_clip("scene/scene.mkv",
+            "-filter_complex \"[0:v]scale=640:640,zoompan=z='1.25+0.004*on':x='80+2*on':"
+            "y='120+on':d=1:s=320x240:fps=24,format=yuv420p[v]\" -map \"[v]\" -frames:v 16 -c:v ffv1",
+            "-loop 1 -framerate 24 -i '" + src + "/tests/data/sample.png'");
+  const std::string js = temp_dir() + "/diqp.json";
+  std::string err;
+  ASSERT_EQ(cli("bench '" + temp_dir() + "/scene' --codec hevc --qp 27,37,47 --frames 16 -j 1 --model '" +
+                    weights + "' --quiet --json '" + js + "'",
+                nullptr, &err),
+            0)
+      << err;
+  const json j = read_json(js);
+  ASSERT_EQ(j["summary"].size(), 3u);
+  const double floors[] = {-0.02, 0.05, 0.17};
+  for (int i = 0; i < 3; ++i) {
+    const json& r = j["summary"][i];
+    EXPECT_EQ(r["frames"], 16);
+    EXPECT_GE(r["delta_psnr_y"].get<double>(), floors[i]) << "QP " << r["qp"];
+  }
+}
+
 TEST(VideoBenchCli, FramesArePairedByIndexNotTimestamp) {
   if (!have_encoder("libx265")) GTEST_SKIP() << "no libx265";
   // Irregular timestamps (0, 10, 40, 90, ... ms) on a moving pattern: pairing by time would
