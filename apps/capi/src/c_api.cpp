@@ -119,9 +119,9 @@ constexpr uint64_t kMaxPixels = lucid::media::kMaxImagePixels;
 constexpr uint32_t kMaxSide = lucid::media::kMaxImageSide;
 static_assert(kMaxPixels == lucid::entropy::kMaxPixels && kMaxSide == lucid::entropy::kMaxSide,
               "image limits and .lucid container limits differ");
-// Video frames: the limits of lucid-video's reader (8192 on a side, 8K UHD's 8192x4352 pixels).
-constexpr uint32_t kMaxVideoSide = 8192;
-constexpr uint64_t kMaxVideoPixels = uint64_t{8192} * 4352;
+// Video frames: the limits of lucid-video's reader.
+constexpr uint32_t kMaxVideoSide = lucid::media::kMaxVideoSide;
+constexpr uint64_t kMaxVideoPixels = lucid::media::kMaxVideoPixels;
 
 lucid_status status_for(rs::RestoreError::Kind k) {
   switch (k) {

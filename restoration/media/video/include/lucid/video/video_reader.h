@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "lucid/media/limits.h"
 #include "lucid/video/qp_parsers.h"
 
 namespace lucid::video {
@@ -41,9 +42,9 @@ struct VideoError : std::runtime_error {
 struct ReaderOptions {
   // Untrusted-input limits, checked on the stream parameters before the decoder allocates and
   // passed to the decoder (AVCodecContext.max_pixels) for every frame. Default: 8K UHD.
-  int max_width = 8192;
-  int max_height = 8192;
-  int64_t max_pixels = int64_t{8192} * 4352;
+  int max_width = static_cast<int>(media::kMaxVideoSide);
+  int max_height = static_cast<int>(media::kMaxVideoSide);
+  int64_t max_pixels = static_cast<int64_t>(media::kMaxVideoPixels);
   // A decode error ends reading with VideoError(kCorrupt, "frame N: ..."); when false the
   // error is recorded in VideoReader::errors() and decoding continues with the next packet.
   bool stop_on_error = true;
