@@ -810,6 +810,8 @@ bool TrainClock::eval_due() {
   return true;
 }
 
+void TrainClock::checkpoint_saved() { last_ckpt_ = std::chrono::steady_clock::now(); }
+
 bool TrainClock::checkpoint_due(int64_t step) {
   if (seconds_since(last_ckpt_) < checkpoint_minutes_ * 60 &&
       !(checkpoint_steps_ > 0 && step % checkpoint_steps_ == 0))
@@ -877,7 +879,9 @@ void save_export(const ExportSpec& spec, torch::nn::Module& model, const StateMa
   field("config", json_string(spec.config));
   field("checkpoint", json_string(spec.checkpoint));
   for (const auto& [k, v] : state)
-    if (!internal_key(k)) field(k, is_number(v) ? v : json_string(v));
+    // Fingerprints are hex text even when every digit happens to be decimal.
+    if (!internal_key(k))
+      field(k, is_number(v) && k.find("dataset") == std::string::npos ? v : json_string(v));
   if (state.count("wall_seconds"))
     field("hours_trained", fmt(std::stod(state.at("wall_seconds")) / 3600, 4));
   const ValidationRow v = validation_row_at(spec.run_dir, std::stoll(step));

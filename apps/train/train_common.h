@@ -168,6 +168,8 @@ class TrainClock {
   // True once per interval; the interval restarts when it says so.
   bool eval_due();
   bool checkpoint_due(int64_t step);
+  // A save made for another reason (the restorer's end of stage 1) restarts the interval too.
+  void checkpoint_saved();
 
  private:
   double minutes_, eval_minutes_, checkpoint_minutes_;

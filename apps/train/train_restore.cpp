@@ -535,6 +535,7 @@ int train_restore(const RestoreTrainOptions& o) {
     const bool stage_end = p.step == o.cave_steps;
     if (!stage1 && clock.eval_due()) evaluate();
     if (clock.checkpoint_due(p.step) || stage_end) {
+      clock.checkpoint_saved();
       save_checkpoint(o.run_dir, "last", *model, {&cave_opt, &opt}, make_state(nullptr), nullptr,
                       format);
       saved_step = p.step;
