@@ -69,31 +69,48 @@ std::vector<Photo> load_images(const std::string& list, const std::string& pack,
   return std::move(p.records);
 }
 
-void split_params(models::FatCodec& model, std::vector<torch::Tensor>* main,
-                  std::vector<torch::Tensor>* aux) {
-  for (auto& p : model->named_parameters(true))
-    (p.key().find("quantiles") != std::string::npos ? *aux : *main).push_back(p.value());
-}
+// A codec being trained: the model on its device, its parameters with Adam at `lr`, and the
+// factorized prior's quantiles (the auxiliary loss) with their own Adam at 1e-3.
+struct CodecTraining {
+  CodecTraining(const models::FatConfig& cfg, double lr, torch::Device dev)
+      : model(on_device(cfg, dev)),
+        main_params(params(model, false)),
+        aux_params(params(model, true)),
+        opt(main_params, torch::optim::AdamOptions(lr)),
+        aux_opt(aux_params, torch::optim::AdamOptions(1e-3)) {}
+  models::FatCodec model;
+  std::vector<torch::Tensor> main_params, aux_params;
+  torch::optim::Adam opt, aux_opt;
+
+ private:
+  static models::FatCodec on_device(const models::FatConfig& cfg, torch::Device dev) {
+    models::FatCodec m(cfg);
+    m->to(dev);
+    return m;
+  }
+  static std::vector<torch::Tensor> params(models::FatCodec& m, bool quantiles) {
+    std::vector<torch::Tensor> out;
+    for (auto& p : m->named_parameters(true))
+      if ((p.key().find("quantiles") != std::string::npos) == quantiles) out.push_back(p.value());
+    return out;
+  }
+};
 
 // A run with fewer latent channels continues in the configuration's: the old model is loaded
 // exactly (optimizers and weight average too), the new one starts from its averaged weights,
 // and the optimizers' moments are carried across. Returns the checkpoint's state.
 StateMap adopt_checkpoint(const CodecTrainOptions& o, const models::FatConfig& old_cfg,
-                          models::FatCodec& model, torch::optim::Adam& opt,
-                          torch::optim::Adam& aux_opt, torch::Device dev) {
-  models::FatCodec old_model(old_cfg);
-  old_model->to(dev);
-  std::vector<torch::Tensor> old_main, old_aux;
-  split_params(old_model, &old_main, &old_aux);
-  torch::optim::Adam old_opt(old_main, torch::optim::AdamOptions(o.lr));
-  torch::optim::Adam old_aux_opt(old_aux, torch::optim::AdamOptions(1e-3));
-  StateMap prior = load_checkpoint(o.run_dir, "last", *old_model, {&old_opt, &old_aux_opt}, dev);
+                          CodecTraining& t, torch::Device dev) {
+  CodecTraining old(old_cfg, o.lr, dev);
+  models::FatCodec& old_model = old.model;
+  models::FatCodec& model = t.model;
+  StateMap prior = load_checkpoint(o.run_dir, "last", *old_model, {&old.opt, &old.aux_opt}, dev);
   WeightAverage old_average(*old_model, o.ema);
   const bool averaged_start = old_average.enabled() && old_average.load(o.run_dir, "last");
   if (averaged_start) old_average.swap();
   model->adopt(*old_model);
-  migrate_adam_state(*old_model, old_opt, *model, opt);
-  migrate_adam_state(*old_model, old_aux_opt, *model, aux_opt);
+  migrate_adam_state(*old_model, old.opt, *model, t.opt);
+  migrate_adam_state(*old_model, old.aux_opt, *model, t.aux_opt);
   std::cerr << "latent channels " << old_cfg.M << " -> " << model->config().M << " ("
             << model->config().detail << " from the detail branch): the new model starts from "
                "the checkpoint's "
@@ -168,19 +185,15 @@ int train_codec(const CodecTrainOptions& o) {
       adopt_from = old;
   }
   torch::manual_seed(o.seed);  // reproducible initialisation
-  models::FatCodec model(built);
-  model->to(dev);
-
-  std::vector<torch::Tensor> main_params, aux_params;
-  split_params(model, &main_params, &aux_params);
-  torch::optim::Adam opt(main_params, torch::optim::AdamOptions(o.lr));
-  torch::optim::Adam aux_opt(aux_params, torch::optim::AdamOptions(1e-3));
+  CodecTraining t(built, o.lr, dev);
+  models::FatCodec& model = t.model;
+  torch::optim::Adam &opt = t.opt, &aux_opt = t.aux_opt;
 
   Progress p(o.seed, o.lr);
   StateMap prior_state;
   if (checkpoint_exists(o.run_dir, "last")) {
     if (adopt_from) {
-      prior_state = adopt_checkpoint(o, *adopt_from, model, opt, aux_opt, dev);
+      prior_state = adopt_checkpoint(o, *adopt_from, t, dev);
     } else {
       prior_state = load_checkpoint(o.run_dir, "last", *model, {&opt, &aux_opt}, dev);
       if (prior_state.at("config") != built.serialize()) {
@@ -271,7 +284,7 @@ int train_codec(const CodecTrainOptions& o) {
       set_lr(opt, p.lr * (p.step + 1) / o.warmup_steps);
     else
       set_lr(opt, p.lr);
-    const CodecStep st = codec_step(model, opt, aux_opt, main_params, train, o, p.rng, dev);
+    const CodecStep st = codec_step(model, opt, aux_opt, t.main_params, train, o, p.rng, dev);
     average.update(p.step);
     ++p.step;
 
@@ -408,11 +421,9 @@ int convert_codec_checkpoint(const std::string& run_dir, const std::string& name
   torch::set_num_threads(2);
   const StateMap state = read_state(run_dir + "/" + name + ".state");
   const models::FatConfig cfg = models::FatConfig::parse(state.at("config"));
-  models::FatCodec model(cfg);
-  std::vector<torch::Tensor> main_params, aux_params;
-  split_params(model, &main_params, &aux_params);
-  torch::optim::Adam opt(main_params, torch::optim::AdamOptions(2e-4));
-  torch::optim::Adam aux_opt(aux_params, torch::optim::AdamOptions(1e-3));
+  CodecTraining t(cfg, 2e-4, torch::kCPU);
+  models::FatCodec& model = t.model;
+  torch::optim::Adam &opt = t.opt, &aux_opt = t.aux_opt;
   const bool legacy = checkpoint_is_legacy(run_dir, name);
   load_checkpoint(run_dir, name, *model, {&opt, &aux_opt}, torch::kCPU);
   WeightAverage average(*model, 0.5);  // any decay: only its tensors are used
