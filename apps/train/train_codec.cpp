@@ -227,8 +227,7 @@ int train_codec(const CodecTrainOptions& o) {
   std::string fingerprint, val_fingerprint;
   auto train = load_images(o.train_list, o.train_pack, o.crop, &fingerprint);
   auto val = load_images(o.val_list, o.val_pack, o.val_crop, &val_fingerprint);
-  reconcile_val_set(prior_state, val_fingerprint, &p.best_val, &p.bad_evals);
-  if (o.reset_best) p.forget_best();
+  p.check_val_set(prior_state, val_fingerprint, o.reset_best);
   std::cerr << "train images: " << train.size() << ", val images: " << val.size()
             << ", dataset " << fingerprint << "\n";
   if (!prior_state.empty() && prior_state.count("dataset") &&

@@ -61,23 +61,6 @@ std::vector<Photo> load_photo_list(const std::string& list_path, int min_side) {
 #endif
 }
 
-void apply_lr_reset(double reset_lr, double* lr, int* bad_evals) {
-  if (reset_lr <= 0) return;
-  *lr = reset_lr;
-  *bad_evals = 0;
-  std::cerr << "learning rate reset to " << *lr << "\n";
-}
-
-void reconcile_val_set(const StateMap& prior, const std::string& val_fingerprint,
-                       double* best_val, int* bad_evals) {
-  const auto it = prior.find("val_dataset");
-  if (it == prior.end() || it->second == val_fingerprint) return;
-  std::cerr << "note: the validation set changed since the last checkpoint (" << it->second
-            << " -> " << val_fingerprint << "): the best score so far is reset\n";
-  *best_val = 1e30;
-  *bad_evals = 0;
-}
-
 std::string dataset_fingerprint(const std::vector<Photo>& photos) {
   uint64_t h = 0xcbf29ce484222325ULL;
   for (const auto& p : photos) {
@@ -754,7 +737,22 @@ void Progress::resume(const StateMap& prior, const std::string& run_dir, double 
   rng_from_string(rng, prior.at("rng"));
   std::cerr << "resumed " << run_dir << " at step " << step << " (" << fmt(wall / 3600, 3)
             << " h trained, lr " << lr << ")\n";
-  apply_lr_reset(reset_lr, &lr, &bad_evals);
+  if (reset_lr > 0) {
+    lr = reset_lr;
+    bad_evals = 0;
+    std::cerr << "learning rate reset to " << lr << "\n";
+  }
+}
+
+void Progress::check_val_set(const StateMap& prior, const std::string& val_fingerprint,
+                             bool reset_best) {
+  const auto it = prior.find("val_dataset");
+  if (it != prior.end() && it->second != val_fingerprint) {
+    std::cerr << "note: the validation set changed since the last checkpoint (" << it->second
+              << " -> " << val_fingerprint << "): the best score so far is reset\n";
+    forget_best();
+  }
+  if (reset_best) forget_best();
 }
 
 void Progress::forget_best() {

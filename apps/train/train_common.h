@@ -43,13 +43,6 @@ torch::Tensor center_crop(const Photo& p, int size);
 
 // Key/value trainer state persisted with each checkpoint.
 using StateMap = std::map<std::string, std::string>;
-// Validation scores from another validation set are not comparable: when the checkpoint records
-// a different "val_dataset", forget its best score (the next evaluation becomes the best).
-void reconcile_val_set(const StateMap& prior, const std::string& val_fingerprint,
-                       double* best_val, int* bad_evals);
-// On resume with --reset-lr X (X > 0): use X instead of the checkpoint's rate and restart the
-// plateau count.
-void apply_lr_reset(double reset_lr, double* lr, int* bad_evals);
 void write_state(const std::string& path, const StateMap& s);
 StateMap read_state(const std::string& path);
 
@@ -136,9 +129,14 @@ struct Progress {
   int bad_evals = 0;       // validations since the best one
   std::mt19937_64 rng;     // the trainer's draws (crops, qualities, ...)
 
-  // Continues from a checkpoint's state: the counters and the RNG ("resumed ..." on stderr),
-  // then --reset-lr (apply_lr_reset).
+  // Continues from a checkpoint's state: the counters and the RNG ("resumed ..." on stderr);
+  // then, with --reset-lr X (X > 0), X instead of the checkpoint's rate and the plateau count
+  // restarted.
   void resume(const StateMap& prior, const std::string& run_dir, double reset_lr);
+  // Once the validation set is loaded: its scores are not comparable with the checkpoint's when
+  // the checkpoint records another "val_dataset", so the best score is forgotten then, and
+  // with --reset-best (`reset_best`).
+  void check_val_set(const StateMap& prior, const std::string& val_fingerprint, bool reset_best);
   // --reset-best, or scores that are not comparable: the next validation becomes the best.
   void forget_best();
   // After a validation: true when `score` is the best so far (the plateau count restarts);

@@ -442,8 +442,7 @@ int train_restore(const RestoreTrainOptions& o) {
   const std::vector<Photo> train = load_training_set(o, &fingerprint);
   size_t val_images = 0;
   const ValSet val_set = load_validation_set(o, &val_fingerprint, &val_images);
-  reconcile_val_set(prior, val_fingerprint, &p.best_val, &p.bad_evals);
-  if (o.reset_best) p.forget_best();
+  p.check_val_set(prior, val_fingerprint, o.reset_best);
   std::cerr << "train " << (train[0].jpeg.defined() ? "pairs: " : "images: ") << train.size()
             << ", val images: " << val_images << ", dataset " << fingerprint << ", config "
             << cfg.serialize() << "\n";

@@ -331,8 +331,7 @@ int train_video(const VideoTrainOptions& o) {
   const std::string manifest = (fs::path(o.train_list).parent_path() / "manifest.tsv").string();
   const std::string fingerprint = fingerprint_of(fs::exists(manifest) ? manifest : o.train_list);
   const std::string val_fingerprint = fingerprint_of(o.val_list);
-  reconcile_val_set(prior, val_fingerprint, &p.best_val, &p.bad_evals);
-  if (o.reset_best) p.forget_best();
+  p.check_val_set(prior, val_fingerprint, o.reset_best);
   std::cerr << "train sequences: " << train.size() << " (" << total << " frames), val sequences: " << val.size()
             << ", config " << cfg.serialize() << "\n";
 
