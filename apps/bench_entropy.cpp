@@ -16,8 +16,9 @@
 // Speed: best of --repeat runs (default 3), each timing all encode() calls plus finish(), and
 // decoder construction plus all decode() calls plus finish().
 //
-// Flags: --symbols N, --seed S, --repeat R, --tail-mass T, --scale-factor F.
-// Exit status: 0 ok, 1 decode mismatch, 2 usage error.
+// Flags (lucid::flags, as in every Lucid tool): --symbols N (1..1e9), --seed S, --repeat R
+// (1..1000), --tail-mass T (1e-12..0.499), --scale-factor F (> 0); -h/--help prints the usage.
+// Exit status: 0 ok (help included), 1 decode mismatch, 2 usage error.
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -29,6 +30,7 @@
 
 #include "lucid/entropy/cdf.h"
 #include "lucid/entropy/rans.h"
+#include "flags.h"
 
 namespace {
 
@@ -65,29 +67,33 @@ class Random {
   uint64_t state_;
 };
 
-bool parse_flags(int argc, char** argv, Options* o) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (flag == "-h" || flag == "--help") return false;
-    if (i + 1 >= argc) return false;
-    const char* value = argv[++i];
-    char* end = nullptr;
-    if (flag == "--symbols") {
-      o->symbols = std::strtoull(value, &end, 10);
-    } else if (flag == "--seed") {
-      o->seed = std::strtoull(value, &end, 10);
-    } else if (flag == "--repeat") {
-      o->repeat = static_cast<int>(std::strtol(value, &end, 10));
-    } else if (flag == "--tail-mass") {
-      o->tail_mass = std::strtod(value, &end);
-    } else if (flag == "--scale-factor") {
-      o->scale_factor = std::strtod(value, &end);
-    } else {
-      return false;
-    }
-    if (end == value || *end != '\0') return false;
-  }
-  return o->repeat >= 1 && o->tail_mass > 0 && o->tail_mass < 0.5 && o->scale_factor > 0;
+constexpr const char* kUsage =
+    "usage: lucid-bench-entropy [--symbols N (10000000)] [--seed S (1)] [--repeat R (3)] "
+    "[--tail-mass T (0.01)] [--scale-factor F (1.12)]\n";
+
+// The flags through lucid::flags, as every Lucid tool reads them. Throws flags::UsageError, or
+// flags::Help for -h/--help.
+Options parse_flags(int argc, char** argv) {
+  namespace flags = lucid::flags;
+  Options o;
+  flags::Parser parser("lucid-bench-entropy", flags::Wording::kFlagFirst, /*positionals=*/false);
+  parser.setter("--symbols", [&](const std::string& v) {
+    o.symbols = static_cast<size_t>(flags::parse_int("--symbols", v, 1, 1'000'000'000));
+  });
+  parser.setter("--seed", [&](const std::string& v) {
+    o.seed = static_cast<uint64_t>(flags::parse_int("--seed", v, 0, INT64_MAX));
+  });
+  parser.setter("--repeat", [&](const std::string& v) {
+    o.repeat = static_cast<int>(flags::parse_int("--repeat", v, 1, 1000));
+  });
+  parser.setter("--tail-mass", [&](const std::string& v) {
+    o.tail_mass = flags::parse_double("--tail-mass", v, 1e-12, 0.499);
+  });
+  parser.setter("--scale-factor", [&](const std::string& v) {
+    o.scale_factor = flags::parse_double("--scale-factor", v, 1e-6, 1e6);
+  });
+  parser.parse(argc, argv, 1);
+  return o;
 }
 
 // Bits of the Elias-gamma bypass code for `value` outside [low, high] (see rans.h).
@@ -107,10 +113,13 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 int main(int argc, char** argv) {
   Options opt;
-  if (!parse_flags(argc, argv, &opt)) {
-    std::fprintf(stderr,
-                 "usage: lucid-bench-entropy [--symbols N (10000000)] [--seed S (1)] "
-                 "[--repeat R (3)] [--tail-mass T (0.01)] [--scale-factor F (1.12)]\n");
+  try {
+    opt = parse_flags(argc, argv);
+  } catch (const lucid::flags::Help&) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  } catch (const lucid::flags::UsageError& e) {
+    std::fprintf(stderr, "error: %s\n%s", e.what(), kUsage);
     return 2;
   }
 
