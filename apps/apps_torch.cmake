@@ -11,16 +11,16 @@ add_executable(lucid-train
   train/pack.cpp)
 lucid_torch_target(lucid-train)
 if(LUCID_TRAIN_ONLY)
-  target_link_libraries(lucid-train PRIVATE lucid::models lucid::entropy lucid::video_net lucid::flags)
+  target_link_libraries(lucid-train PRIVATE lucid::models lucid::entropy lucid::video_net lucid::flags
+                        nlohmann_json::nlohmann_json)
   target_compile_definitions(lucid-train PRIVATE LUCID_TRAIN_ONLY)
   return()
 endif()
 # Photos are decoded by lucid::media, the CLI's reader, so training sees the pixels inference sees.
 target_link_libraries(lucid-train PRIVATE lucid::models lucid::entropy lucid::media lucid::video_net
-                      lucid::flags)
+                      lucid::flags nlohmann_json::nlohmann_json)
 
-# The CLI writes its JSON (--json, bench and bench-restore files) with nlohmann-json.
-find_package(nlohmann_json 3 REQUIRED)
+# The CLI writes its JSON (--json, bench and bench-restore files) with nlohmann-json (apps/).
 add_executable(lucid
   cli/main.cpp
   cli/cmd_codec.cpp

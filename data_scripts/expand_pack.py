@@ -68,10 +68,14 @@ def record(clean, jpeg=None, qf=0, mode=0):
     return out
 
 
-def round_trip(a, qf):
+def round_trip(a, qf, gray=False):
     buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(a)).save(buf, "JPEG", quality=int(qf), subsampling=2,
-                                                   optimize=True)
+    if gray:  # one luma component, as cjpeg -grayscale (the region is already R = G = B)
+        Image.fromarray(np.ascontiguousarray(a[..., 0])).save(buf, "JPEG", quality=int(qf),
+                                                              optimize=True)
+    else:
+        Image.fromarray(np.ascontiguousarray(a)).save(buf, "JPEG", quality=int(qf),
+                                                       subsampling=2, optimize=True)
     with Image.open(io.BytesIO(buf.getvalue())) as im:
         return np.asarray(im.convert("RGB"))
 
@@ -99,18 +103,25 @@ def make_pair(rng, o):
             n = (n + np.roll(n, 1, 0) + np.roll(n, 1, 1) + np.roll(n, (1, 1), (0, 1))) / 2
         g = region.astype(np.float64) + n[..., None] + rng.standard_normal(region.shape) * (1.5 * uc)
         region = np.clip(np.round(g), 0, 255).astype(np.uint8)
+    gray = o.gray_prob > 0 and rng.random() < o.gray_prob  # as make_pair: no draw when off
+    if gray:
+        lum = region.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        region = np.repeat(np.clip(np.round(lum), 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+
+    def rt(a, q):
+        return round_trip(a, q, gray)
     mode = rng.random()
     qf = draw_qf(rng, o)
     if mode < o.double_prob:
         q1 = draw_qf(rng, o)
         dy, dx = int(rng.integers(8)), int(rng.integers(8))
-        first = round_trip(region, q1)[dy:dy + S, dx:dx + S]
-        return region[dy:dy + S, dx:dx + S], round_trip(first, qf), qf, 2
+        first = rt(region, q1)[dy:dy + S, dx:dx + S]
+        return region[dy:dy + S, dx:dx + S], rt(first, qf), qf, 2
     if mode < o.double_prob + o.shift_prob:
         dy, dx = 1 + int(rng.integers(7)), int(rng.integers(8))
-        return region[dy:dy + S, dx:dx + S], round_trip(region, qf)[dy:dy + S, dx:dx + S], qf, 1
+        return region[dy:dy + S, dx:dx + S], rt(region, qf)[dy:dy + S, dx:dx + S], qf, 1
     c = region[:S, :S]
-    return c, round_trip(c, qf), qf, 0
+    return c, rt(c, qf), qf, 0
 
 
 def make_chunk(k):
@@ -132,6 +143,8 @@ def main():
     ap.add_argument("--double-prob", type=float, default=0.2)
     ap.add_argument("--shift-prob", type=float, default=0.15)
     ap.add_argument("--grain-prob", type=float, default=0.3)
+    ap.add_argument("--gray-prob", type=float, default=0.0,
+                    help="share of grayscale JPEG pairs (lucid-train restore --gray-prob)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--only", choices=["all", "codec", "restore"], default="all")
@@ -195,7 +208,7 @@ def main():
         info = {"id": "%s-pairs-s%d-n%d-c%d" % (pid, o.seed, o.pairs, o.crop), "crop": o.crop,
                 "seed": o.seed, "low_qf_prob": o.low_qf_prob, "high_qf_prob": o.high_qf_prob,
                 "double_prob": o.double_prob, "shift_prob": o.shift_prob,
-                "grain_prob": o.grain_prob}
+                "grain_prob": o.grain_prob, "gray_prob": o.gray_prob}
         path = os.path.join(o.out, "restore_train.raw")
         chunks = range((o.pairs + CHUNK - 1) // CHUNK)
         with open(path + ".tmp", "wb") as f:

@@ -90,7 +90,8 @@ const char* kUsage =
     "  --seed N [1]   --reset-lr X (on resume)\n"
     "  --low-qf-prob P [0.3]   share of training QFs drawn from 5..50 (else 5..95)\n"
     "  --high-qf-prob P [0]    share drawn from 75..95 instead (P + low <= 1)\n"
-    "  --grain-prob P [0.3]    share of clean crops given film grain first (target keeps it)\n";
+    "  --grain-prob P [0.3]    share of clean crops given film grain first (target keeps it)\n"
+    "  --gray-prob P [0]       share of crops made grayscale JPEGs (luma in, luma out)\n";
 
 using Setter = std::function<void(const std::string&)>;
 
@@ -193,6 +194,164 @@ int run_export(int argc, char** argv, const char* cmd, Options& o, Export&& fn) 
   return fn(o);
 }
 
+// The commands, each main()'s for its name (argv[1]); flag errors throw (main() reports them).
+int cmd_codec(int argc, char** argv) {
+  lucid::train::CodecTrainOptions o;
+  std::map<std::string, Setter> f = common_flags(o);
+  f.insert({
+      {"--ema", [&](auto v) { o.ema = std::stod(v); }},
+      {"--lambda-balance", [&](auto v) { o.lambda_balance = std::stod(v); }},
+  });
+  parse(argc, argv, 2, f);
+  if (!has_data("codec", o, true)) return 1;
+  if (!(o.lambda_balance >= 0 && o.lambda_balance <= 1)) {
+    std::cerr << "error: codec: --lambda-balance: expected a value in [0, 1]\n";
+    return 1;
+  }
+  if (!valid_ema("codec", o.ema)) return 1;
+  if (o.crop % 64 || o.val_crop % 64 || o.batch < 1 || o.threads < 1) {
+    std::cerr << "error: codec: crops must be multiples of 64, batch and threads >= 1\n";
+    return 1;
+  }
+  if (!valid_device(o)) return 1;
+  return lucid::train::train_codec(o);
+}
+
+int cmd_export_codec(int argc, char** argv) {
+  lucid::train::CodecExportOptions o;
+  return run_export(argc, argv, "export-codec", o, [](auto& x) { return lucid::train::export_codec(x); });
+}
+
+int cmd_restore(int argc, char** argv) {
+  lucid::train::RestoreTrainOptions o;
+  std::map<std::string, Setter> f = common_flags(o);
+  f.insert({
+      {"--cave-lr", [&](auto v) { o.cave_lr = std::stod(v); }},
+      {"--low-qf-prob", [&](auto v) { o.low_qf_prob = std::stod(v); }},
+      {"--high-qf-prob", [&](auto v) { o.high_qf_prob = std::stod(v); }},
+      {"--grain-prob", [&](auto v) { o.grain_prob = std::stod(v); }},
+      {"--gray-prob", [&](auto v) { o.gray_prob = std::stod(v); }},
+      {"--cave-steps", [&](auto v) { o.cave_steps = std::stoi(v); }},
+      {"--cave-batch", [&](auto v) { o.cave_batch = std::stoi(v); }},
+  });
+  parse(argc, argv, 2, f);
+  if (!has_data("restore", o, true)) return 1;
+  if (o.crop % 16 || o.val_crop % 16 || o.crop < 16 || o.batch < 1 || o.cave_batch < 2 ||
+      o.threads < 1 || o.cave_steps < 0 || o.low_qf_prob < 0 || o.high_qf_prob < 0 ||
+      o.low_qf_prob + o.high_qf_prob > 1 || !(o.grain_prob >= 0 && o.grain_prob <= 1) ||
+      !(o.gray_prob >= 0 && o.gray_prob <= 1)) {
+    std::cerr << "error: restore: crops must be multiples of 16, batch and threads >= 1, "
+                 "QF shares in 0..1\n";
+    return 1;
+  }
+  if (!valid_device(o)) return 1;
+  return lucid::train::train_restore(o);
+}
+
+int cmd_video(int argc, char** argv) {
+  lucid::train::VideoTrainOptions o;
+  std::map<std::string, Setter> f = common_flags(o);
+  f.insert({
+      {"--val-stride", [&](auto v) { o.val_stride = std::stoi(v); }},
+      {"--no-qp-prob", [&](auto v) { o.no_qp_prob = std::stod(v); }},
+      {"--loss", [&](auto v) { o.loss = v; }},
+      {"--ema", [&](auto v) { o.ema = std::stod(v); }},
+  });
+  parse(argc, argv, 2, f);
+  if (!has_data("video", o, false) || !valid_ema("video", o.ema)) return 1;
+  if (o.crop % 16 || o.crop < 16 || o.val_crop % 16 || o.val_crop < 0 || o.batch < 1 || o.threads < 1 ||
+      o.val_stride < 1 || !(o.no_qp_prob >= 0 && o.no_qp_prob <= 1) || (o.loss != "mse" && o.loss != "charbonnier" && o.loss != "dpsnr")) {
+    std::cerr << "error: video: crops must be multiples of 16, batch, threads and --val-stride >= 1, "
+                 "--no-qp-prob in 0..1, --loss mse|charbonnier|dpsnr\n";
+    return 1;
+  }
+  if (!valid_device(o)) return 1;
+  return lucid::train::train_video(o);
+}
+
+int cmd_export_video(int argc, char** argv) {
+  lucid::train::VideoExportOptions o;
+  return run_export(argc, argv, "export-video", o, [](auto& x) { return lucid::train::export_video(x); });
+}
+
+int cmd_export_restore(int argc, char** argv) {
+  lucid::train::RestoreExportOptions o;
+  return run_export(argc, argv, "export-restore", o, [](auto& x) { return lucid::train::export_restore(x); });
+}
+
+int cmd_convert_checkpoint(int argc, char** argv) {
+  std::string run, name = "last", kind;
+  std::map<std::string, Setter> f = {
+      {"--run", [&](auto v) { run = v; }},
+      {"--name", [&](auto v) { name = v; }},
+      {"--kind", [&](auto v) { kind = v; }},
+  };
+  parse(argc, argv, 2, f);
+  if (run.empty()) {
+    std::cerr << "error: convert-checkpoint: --run is required\n";
+    return 1;
+  }
+  if (!lucid::train::checkpoint_exists(run, name)) {
+    std::cerr << "error: convert-checkpoint: no checkpoint " << run << "/" << name << "\n";
+    return 2;
+  }
+  if (kind.empty()) {
+    const auto st = lucid::train::read_state(run + "/" + name + ".state");
+    kind = st.count("config") && st.at("config").find("cave_ch=") != std::string::npos
+               ? "restore"
+               : "codec";
+  }
+  if (kind == "codec") return lucid::train::convert_codec_checkpoint(run, name);
+  if (kind == "restore") return lucid::train::convert_restore_checkpoint(run, name);
+  std::cerr << "error: convert-checkpoint: --kind: expected codec or restore\n";
+  return 1;
+}
+
+int cmd_probe_codec(int argc, char** argv) {
+  lucid::train::CodecProbeOptions o;
+  std::map<std::string, Setter> f = {
+      {"--weights", [&](auto v) { o.weights = v; }},
+      {"--val", [&](auto v) { o.val_list = v; }},
+      {"--crop", [&](auto v) { o.crop = std::stoi(v); }},
+      {"--q", [&](auto v) { o.qualities = v; }},
+      {"-j", [&](auto v) { o.threads = std::stoi(v); }},
+  };
+  parse(argc, argv, 2, f);
+  if (o.weights.empty() || o.val_list.empty()) {
+    std::cerr << "error: probe-codec: --weights and --val are required\n";
+    return 1;
+  }
+  return lucid::train::probe_codec(o);
+}
+
+int cmd_shelve(int argc, char** argv) {
+  std::string run, out, name = "last";
+  std::map<std::string, Setter> f = {
+      {"--run", [&](auto v) { run = v; }},
+      {"--out", [&](auto v) { out = v; }},
+      {"--name", [&](auto v) { name = v; }},
+  };
+  parse(argc, argv, 2, f);
+  if (run.empty() || out.empty()) {
+    std::cerr << "error: shelve: --run and --out are required\n";
+    return 1;
+  }
+  lucid::train::shelve_checkpoint(run, out, name);
+  std::cout << "shelved " << run << "/" << name << " into " << out << "\n";
+  return 0;
+}
+
+int cmd_check_pack(int argc, char** argv) {
+  std::string pack;
+  std::map<std::string, Setter> f = {{"--pack", [&](auto v) { pack = v; }}};
+  parse(argc, argv, 2, f);
+  if (pack.empty()) {
+    std::cerr << "error: check-pack: --pack is required\n";
+    return 1;
+  }
+  return lucid::train::check_pair_pack(pack);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -201,154 +360,25 @@ int main(int argc, char** argv) {
     return argc < 2 ? 1 : 0;
   }
   const std::string cmd = argv[1];
-  try {
-    if (cmd == "codec") {
-      lucid::train::CodecTrainOptions o;
-      std::map<std::string, Setter> f = common_flags(o);
-      f.insert({
-          {"--ema", [&](auto v) { o.ema = std::stod(v); }},
-          {"--lambda-balance", [&](auto v) { o.lambda_balance = std::stod(v); }},
-      });
-      parse(argc, argv, 2, f);
-      if (!has_data("codec", o, true)) return 1;
-      if (!(o.lambda_balance >= 0 && o.lambda_balance <= 1)) {
-        std::cerr << "error: codec: --lambda-balance: expected a value in [0, 1]\n";
-        return 1;
-      }
-      if (!valid_ema("codec", o.ema)) return 1;
-      if (o.crop % 64 || o.val_crop % 64 || o.batch < 1 || o.threads < 1) {
-        std::cerr << "error: codec: crops must be multiples of 64, batch and threads >= 1\n";
-        return 1;
-      }
-      if (!valid_device(o)) return 1;
-      return lucid::train::train_codec(o);
-    }
-    if (cmd == "export-codec") {
-      lucid::train::CodecExportOptions o;
-      return run_export(argc, argv, "export-codec", o, [](auto& x) { return lucid::train::export_codec(x); });
-    }
-    if (cmd == "restore") {
-      lucid::train::RestoreTrainOptions o;
-      std::map<std::string, Setter> f = common_flags(o);
-      f.insert({
-          {"--cave-lr", [&](auto v) { o.cave_lr = std::stod(v); }},
-          {"--low-qf-prob", [&](auto v) { o.low_qf_prob = std::stod(v); }},
-          {"--high-qf-prob", [&](auto v) { o.high_qf_prob = std::stod(v); }},
-          {"--grain-prob", [&](auto v) { o.grain_prob = std::stod(v); }},
-          {"--cave-steps", [&](auto v) { o.cave_steps = std::stoi(v); }},
-          {"--cave-batch", [&](auto v) { o.cave_batch = std::stoi(v); }},
-      });
-      parse(argc, argv, 2, f);
-      if (!has_data("restore", o, true)) return 1;
-      if (o.crop % 16 || o.val_crop % 16 || o.crop < 16 || o.batch < 1 || o.cave_batch < 2 ||
-          o.threads < 1 || o.cave_steps < 0 || o.low_qf_prob < 0 || o.high_qf_prob < 0 ||
-          o.low_qf_prob + o.high_qf_prob > 1 || !(o.grain_prob >= 0 && o.grain_prob <= 1)) {
-        std::cerr << "error: restore: crops must be multiples of 16, batch and threads >= 1, "
-                     "QF shares in 0..1\n";
-        return 1;
-      }
-      if (!valid_device(o)) return 1;
-      return lucid::train::train_restore(o);
-    }
-    if (cmd == "video") {
-      lucid::train::VideoTrainOptions o;
-      std::map<std::string, Setter> f = common_flags(o);
-      f.insert({
-          {"--val-stride", [&](auto v) { o.val_stride = std::stoi(v); }},
-          {"--no-qp-prob", [&](auto v) { o.no_qp_prob = std::stod(v); }},
-          {"--loss", [&](auto v) { o.loss = v; }},
-          {"--ema", [&](auto v) { o.ema = std::stod(v); }},
-      });
-      parse(argc, argv, 2, f);
-      if (!has_data("video", o, false) || !valid_ema("video", o.ema)) return 1;
-      if (o.crop % 16 || o.crop < 16 || o.val_crop % 16 || o.val_crop < 0 || o.batch < 1 || o.threads < 1 ||
-          o.val_stride < 1 || !(o.no_qp_prob >= 0 && o.no_qp_prob <= 1) || (o.loss != "mse" && o.loss != "charbonnier" && o.loss != "dpsnr")) {
-        std::cerr << "error: video: crops must be multiples of 16, batch, threads and --val-stride >= 1, "
-                     "--no-qp-prob in 0..1, --loss mse|charbonnier|dpsnr\n";
-        return 1;
-      }
-      if (!valid_device(o)) return 1;
-      return lucid::train::train_video(o);
-    }
-    if (cmd == "export-video") {
-      lucid::train::VideoExportOptions o;
-      return run_export(argc, argv, "export-video", o, [](auto& x) { return lucid::train::export_video(x); });
-    }
-    if (cmd == "export-restore") {
-      lucid::train::RestoreExportOptions o;
-      return run_export(argc, argv, "export-restore", o, [](auto& x) { return lucid::train::export_restore(x); });
-    }
-    if (cmd == "convert-checkpoint") {
-      std::string run, name = "last", kind;
-      std::map<std::string, Setter> f = {
-          {"--run", [&](auto v) { run = v; }},
-          {"--name", [&](auto v) { name = v; }},
-          {"--kind", [&](auto v) { kind = v; }},
-      };
-      parse(argc, argv, 2, f);
-      if (run.empty()) {
-        std::cerr << "error: convert-checkpoint: --run is required\n";
-        return 1;
-      }
-      if (!lucid::train::checkpoint_exists(run, name)) {
-        std::cerr << "error: convert-checkpoint: no checkpoint " << run << "/" << name << "\n";
-        return 2;
-      }
-      if (kind.empty()) {
-        const auto st = lucid::train::read_state(run + "/" + name + ".state");
-        kind = st.count("config") && st.at("config").find("cave_ch=") != std::string::npos
-                   ? "restore"
-                   : "codec";
-      }
-      if (kind == "codec") return lucid::train::convert_codec_checkpoint(run, name);
-      if (kind == "restore") return lucid::train::convert_restore_checkpoint(run, name);
-      std::cerr << "error: convert-checkpoint: --kind: expected codec or restore\n";
-      return 1;
-    }
-    if (cmd == "probe-codec") {
-      lucid::train::CodecProbeOptions o;
-      std::map<std::string, Setter> f = {
-          {"--weights", [&](auto v) { o.weights = v; }},
-          {"--val", [&](auto v) { o.val_list = v; }},
-          {"--crop", [&](auto v) { o.crop = std::stoi(v); }},
-          {"--q", [&](auto v) { o.qualities = v; }},
-          {"-j", [&](auto v) { o.threads = std::stoi(v); }},
-      };
-      parse(argc, argv, 2, f);
-      if (o.weights.empty() || o.val_list.empty()) {
-        std::cerr << "error: probe-codec: --weights and --val are required\n";
-        return 1;
-      }
-      return lucid::train::probe_codec(o);
-    }
-    if (cmd == "shelve") {
-      std::string run, out, name = "last";
-      std::map<std::string, Setter> f = {
-          {"--run", [&](auto v) { run = v; }},
-          {"--out", [&](auto v) { out = v; }},
-          {"--name", [&](auto v) { name = v; }},
-      };
-      parse(argc, argv, 2, f);
-      if (run.empty() || out.empty()) {
-        std::cerr << "error: shelve: --run and --out are required\n";
-        return 1;
-      }
-      lucid::train::shelve_checkpoint(run, out, name);
-      std::cout << "shelved " << run << "/" << name << " into " << out << "\n";
-      return 0;
-    }
-    if (cmd == "check-pack") {
-      std::string pack;
-      std::map<std::string, Setter> f = {{"--pack", [&](auto v) { pack = v; }}};
-      parse(argc, argv, 2, f);
-      if (pack.empty()) {
-        std::cerr << "error: check-pack: --pack is required\n";
-        return 1;
-      }
-      return lucid::train::check_pair_pack(pack);
-    }
+  const std::map<std::string, int (*)(int, char**)> commands = {
+      {"codec", cmd_codec},
+      {"export-codec", cmd_export_codec},
+      {"restore", cmd_restore},
+      {"video", cmd_video},
+      {"export-video", cmd_export_video},
+      {"export-restore", cmd_export_restore},
+      {"convert-checkpoint", cmd_convert_checkpoint},
+      {"probe-codec", cmd_probe_codec},
+      {"shelve", cmd_shelve},
+      {"check-pack", cmd_check_pack},
+  };
+  const auto it = commands.find(cmd);
+  if (it == commands.end()) {
     std::cerr << "error: " << cmd << ": unknown command\n" << kUsage;
     return 1;
+  }
+  try {
+    return it->second(argc, argv);
   } catch (const lucid::flags::Help&) {
     std::cout << kUsage;
     return 0;

@@ -46,7 +46,7 @@ ValResult validate(models::FatCodec& model, const std::vector<Photo>& val, int c
       const double mse = torch::mse_loss(out.x_hat.clamp(0, 1), x).item<double>();
       const double bpp = ((out.bits_y + out.bits_z).item<double>()) / (crop * crop);
       r.bpp[qi] += bpp / val.size();
-      r.psnr[qi] += 10 * std::log10(1.0 / std::max(mse, 1e-10)) / val.size();
+      r.psnr[qi] += psnr_db(mse) / val.size();
       r.loss += (lambda * 255 * 255 * mse + bpp) / (val.size() * kValQualities.size());
     }
   }
@@ -159,7 +159,7 @@ CodecStep codec_step(models::FatCodec& model, torch::optim::Adam& opt, torch::op
   CodecStep st;
   st.loss = loss.item<double>();
   st.bpp = bpp.mean().item<double>();
-  st.psnr = (10 * torch::log10(1.0 / mse.clamp_min(1e-10))).mean().item<double>();
+  st.psnr = psnr_db_each(mse).mean().item<double>();
   st.aux = aux.item<double>();
   return st;
 }
@@ -402,10 +402,7 @@ int probe_codec(const CodecProbeOptions& o) {
       }
       const torch::Tensor q = torch::full({1}, qv, x.options());
       const auto out = model->forward_train(x, q, /*use_noise=*/false);
-      const auto db = [&](const torch::Tensor& y) {
-        const double mse = torch::mse_loss(y.clamp(0, 1), x).item<double>();
-        return 10 * std::log10(1.0 / std::max(mse, 1e-10)) / photos.size();
-      };
+      const auto db = [&](const torch::Tensor& y) { return psnr_db(y.clamp(0, 1), x) / photos.size(); };
       bpp += (out.bits_y + out.bits_z).item<double>() / (x.size(2) * x.size(3)) / photos.size();
       psnr += db(out.x_hat);
       psnr_u += db(model->synthesis(model->analysis(x) * model->gain(q) * model->inverse_gain(q)));

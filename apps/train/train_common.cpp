@@ -7,6 +7,7 @@
 #endif
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -16,6 +17,8 @@
 #include <iostream>
 #include <sstream>
 #include <stdexcept>
+
+#include <nlohmann/json.hpp>
 
 #include "checkpoint.h"
 
@@ -716,6 +719,22 @@ std::string fmt(double v, int prec) {
   return s.str();
 }
 
+namespace {
+constexpr double kMseFloor = 1e-12;
+}
+
+double psnr_db(double mse) { return -10 * std::log10(std::max(mse, kMseFloor)); }
+
+double psnr_db(const torch::Tensor& a, const torch::Tensor& b) {
+  return psnr_db((a - b).pow(2).mean().item<double>());
+}
+
+torch::Tensor psnr_db_each(const torch::Tensor& mse) {
+  return -10 * torch::log10(mse.clamp_min(kMseFloor));
+}
+
+double gain_db(double mse_in, double mse_out) { return psnr_db(mse_out) - psnr_db(mse_in); }
+
 bool start_device(const TrainRunOptions& o, torch::Device* dev) {
   torch::set_num_threads(o.threads);
   *dev = torch::Device(o.device == "cuda" ? torch::kCUDA : torch::kCPU);
@@ -819,27 +838,18 @@ bool TrainClock::checkpoint_due(int64_t step) {
 }
 
 namespace {
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (const unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
+// A state value as its ledger entry: a number where the text is one, else the text. Fingerprints
+// are hex text even when every digit happens to be decimal.
+nlohmann::ordered_json ledger_value(const std::string& key, const std::string& v) {
+  if (key.find("dataset") == std::string::npos && !v.empty() &&
+      v.find_first_not_of("0123456789.-e+") == std::string::npos) {
+    char* end = nullptr;
+    const long long i = std::strtoll(v.c_str(), &end, 10);
+    if (end && *end == '\0') return i;
+    const double d = std::strtod(v.c_str(), &end);
+    if (end && *end == '\0') return d;
   }
-  return out + "\"";
-}
-bool is_number(const std::string& v) {
-  if (v.empty() || v.find_first_not_of("0123456789.-e+") != std::string::npos) return false;
-  char* end = nullptr;
-  std::strtod(v.c_str(), &end);
-  return end && *end == '\0';
+  return v;
 }
 }  // namespace
 
@@ -864,31 +874,24 @@ void save_export(const ExportSpec& spec, torch::nn::Module& model, const StateMa
             << " parameters, step " << step << ", hash " << hash.str() << ")\n";
   if (spec.ledger.empty()) return;
 
-  std::ostringstream j;
-  auto field = [&](const std::string& k, const std::string& json_value) {
-    j << ",\n  " << json_string(k) << ": " << json_value;
-  };
-  j << "{\n  \"model_id\": " << json_string(spec.model_id);
-  field("arch", json_string(spec.arch));
-  field("file", json_string(fs::path(spec.out).filename().string()));
-  field("file_bytes", std::to_string(fs::file_size(spec.out)));
-  field("weight_hash", json_string(hash.str()));
-  field("parameters", std::to_string(params));
-  field("config", json_string(spec.config));
-  field("checkpoint", json_string(spec.checkpoint));
+  nlohmann::ordered_json j;
+  j["model_id"] = spec.model_id;
+  j["arch"] = spec.arch;
+  j["file"] = fs::path(spec.out).filename().string();
+  j["file_bytes"] = static_cast<int64_t>(fs::file_size(spec.out));
+  j["weight_hash"] = hash.str();
+  j["parameters"] = params;
+  j["config"] = spec.config;
+  j["checkpoint"] = spec.checkpoint;
   for (const auto& [k, v] : state)
-    // Fingerprints are hex text even when every digit happens to be decimal.
-    if (!internal_key(k))
-      field(k, is_number(v) && k.find("dataset") == std::string::npos ? v : json_string(v));
+    if (!internal_key(k)) j[k] = ledger_value(k, v);
   if (state.count("wall_seconds"))
-    field("hours_trained", fmt(std::stod(state.at("wall_seconds")) / 3600, 4));
+    j["hours_trained"] = std::round(std::stod(state.at("wall_seconds")) / 3600 * 1e4) / 1e4;
   const ValidationRow v = validation_row_at(spec.run_dir, std::stoll(step));
-  field("dataset_manifest", json_string(spec.dataset_manifest));
-  field("validation",
-        "{\"columns\": " + json_string(v.columns) + ", \"row\": " + json_string(v.row) + "}");
-  j << "\n}\n";
+  j["dataset_manifest"] = spec.dataset_manifest;
+  j["validation"] = {{"columns", v.columns}, {"row", v.row}};
   std::ofstream f(spec.ledger, std::ios::trunc);
-  f << j.str();
+  f << j.dump(2) << "\n";
   if (!f) throw std::runtime_error("cannot write " + spec.ledger);
   std::cerr << "wrote " << spec.ledger << "\n";
 }

@@ -210,6 +210,14 @@ ExportSpec export_spec(const ExportOptions& o, const std::string& arch, const st
 // Shortest decimal text of v with `prec` significant digits (the trainers' logs and states).
 std::string fmt(double v, int prec = 5);
 
+// Quality in dB of images on [0,1], every trainer's: the PSNR of a mean squared error (floored at
+// 1e-12, 120 dB), of `a` against `b`, per sample of a batch of squared errors [B] (a tensor), and
+// the gain of an output's error over its input's (both floored).
+double psnr_db(double mse);
+double psnr_db(const torch::Tensor& a, const torch::Tensor& b);
+torch::Tensor psnr_db_each(const torch::Tensor& mse);
+double gain_db(double mse_in, double mse_out);
+
 class CsvLog {
  public:
   CsvLog(const std::string& path, const std::string& header);

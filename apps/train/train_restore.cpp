@@ -47,16 +47,20 @@ torch::Tensor to_chw_float(const torch::Tensor& hwc_u8) {
 }
 
 // JPEG round trip of an HWC uint8 image through libjpeg-turbo.
-torch::Tensor jpeg_round_trip(const torch::Tensor& hwc, int qf) {
+// A JPEG of an RGB8 HWC region at quality qf, decoded: 4:2:0 colour, or with `gray` one luma
+// component (as `cjpeg -grayscale` writes; decoded to R = G = B).
+torch::Tensor jpeg_round_trip(const torch::Tensor& hwc, int qf, bool gray = false) {
 #ifdef LUCID_TRAIN_ONLY
   (void)hwc;
   (void)qf;
+  (void)gray;
   throw std::runtime_error("this lucid-train was built with LUCID_TRAIN_ONLY (no JPEG library): "
                            "train the restorer from JPEG pair packs (data_scripts/expand_pack.py)");
 #else
   torch::Tensor c = hwc.contiguous();
   const int h = static_cast<int>(c.size(0)), w = static_cast<int>(c.size(1));
-  auto bytes = jpeg::encode_jpeg(c.data_ptr<uint8_t>(), w, h, qf, jpeg::Subsampling::k420, true);
+  auto bytes = jpeg::encode_jpeg(c.data_ptr<uint8_t>(), w, h, qf,
+                                 gray ? jpeg::Subsampling::kGray : jpeg::Subsampling::k420, true);
   jpeg::DecodedJpeg d;
   std::string why;
   if (jpeg::decode_jpeg(bytes.data(), bytes.size(), &d, &why) != jpeg::Status::kOk)
@@ -86,6 +90,15 @@ torch::Tensor add_grain(const torch::Tensor& region, double u_sigma, double u_ch
   return g.round().clamp(0, 255).to(torch::kUInt8).contiguous();
 }
 
+// The luma of an RGB8 HWC region (0.299 R + 0.587 G + 0.114 B, rounded) in all three channels:
+// the clean target of a grayscale JPEG, as lucid's gray output and the gray benchmark see it.
+torch::Tensor luma_rgb(const torch::Tensor& hwc) {
+  const torch::Tensor f = hwc.to(torch::kFloat);
+  const torch::Tensor y =
+      (f.select(2, 0) * 0.299f + f.select(2, 1) * 0.587f + f.select(2, 2) * 0.114f).round();
+  return y.clamp(0, 255).to(torch::kUInt8).unsqueeze(2).expand({-1, -1, 3}).contiguous();
+}
+
 Pair make_pair(const std::vector<Photo>& photos, int S, const RestoreTrainOptions& o,
                std::mt19937_64& rng) {
   const Photo& p = photos[rng() % photos.size()];
@@ -97,23 +110,29 @@ Pair make_pair(const std::vector<Photo>& photos, int S, const RestoreTrainOption
   region = region.contiguous();
   std::uniform_real_distribution<double> u(0, 1);
   if (u(rng) < o.grain_prob) region = add_grain(region, u(rng), u(rng), u(rng) < 0.5);
+  // Grayscale JPEGs: luma in, luma out (no draw at all when off, so older runs replay exactly).
+  const bool gray = o.gray_prob > 0 && u(rng) < o.gray_prob;
+  if (gray) region = luma_rgb(region);
+  const auto round_trip = [gray](const torch::Tensor& hwc, int qf) {
+    return jpeg_round_trip(hwc, qf, gray);
+  };
   const double mode = u(rng);
   Pair out;
   out.qf = draw_qf(o, rng);
   if (mode < o.double_prob) {
     const int q1 = draw_qf(o, rng);
     const int64_t dy = rng() % 8, dx = rng() % 8;
-    torch::Tensor first = jpeg_round_trip(region, q1).slice(0, dy, dy + S).slice(1, dx, dx + S);
-    out.jpeg = to_chw_float(jpeg_round_trip(first, out.qf));
+    torch::Tensor first = round_trip(region, q1).slice(0, dy, dy + S).slice(1, dx, dx + S);
+    out.jpeg = to_chw_float(round_trip(first, out.qf));
     out.clean = to_chw_float(region.slice(0, dy, dy + S).slice(1, dx, dx + S));
   } else if (mode < o.double_prob + o.shift_prob) {
     const int64_t dy = 1 + rng() % 7, dx = rng() % 8;
     out.jpeg = to_chw_float(
-        jpeg_round_trip(region, out.qf).slice(0, dy, dy + S).slice(1, dx, dx + S).contiguous());
+        round_trip(region, out.qf).slice(0, dy, dy + S).slice(1, dx, dx + S).contiguous());
     out.clean = to_chw_float(region.slice(0, dy, dy + S).slice(1, dx, dx + S));
   } else {
     torch::Tensor c = region.slice(0, 0, S).slice(1, 0, S).contiguous();
-    out.jpeg = to_chw_float(jpeg_round_trip(c, out.qf));
+    out.jpeg = to_chw_float(round_trip(c, out.qf));
     out.clean = to_chw_float(c);
   }
   return out;
@@ -217,11 +236,6 @@ struct ValResult {
   double mean_gain = 0;
 };
 
-double psnr_of(const torch::Tensor& a, const torch::Tensor& b) {
-  const double mse = (a - b).pow(2).mean().item<double>();
-  return 10 * std::log10(1.0 / std::max(mse, 1e-12));
-}
-
 ValResult validate(models::Codiff& model, const ValSet& v, torch::Device dev) {
   torch::NoGradGuard ng;
   model->eval();
@@ -242,8 +256,8 @@ ValResult validate(models::Codiff& model, const ValSet& v, torch::Device dev) {
       torch::Tensor out = model->restore(j, emb, qf, torch::ones({B}, j.options()));
       out = out.clamp(0, 1).mul(255).round().div(255);  // what the 8-bit output will hold
       for (int64_t b = 0; b < B; ++b) {
-        pj += psnr_of(j[b], c[b]) / n;
-        pr += psnr_of(out[b], c[b]) / n;
+        pj += psnr_db(j[b], c[b]) / n;
+        pr += psnr_db(out[b], c[b]) / n;
       }
       mae += (qf_pred - qf).abs().sum().item<double>() * 100 / n;
     }
@@ -282,6 +296,10 @@ std::vector<Photo> load_training_set(const RestoreTrainOptions& o, std::string* 
       check_pack_option(p, o.train_pack, "double_prob", o.double_prob, "double_prob");
       check_pack_option(p, o.train_pack, "shift_prob", o.shift_prob, "shift_prob");
       check_pack_option(p, o.train_pack, "grain_prob", o.grain_prob, "--grain-prob");
+      check_pack_option(p, o.train_pack, "gray_prob", o.gray_prob, "--gray-prob");
+      if (o.gray_prob > 0 && !p.info.count("gray_prob"))
+        throw std::runtime_error("pair pack " + o.train_pack + " has no grayscale pairs; --gray-prob "
+                                 "needs a pack expanded with data_scripts/expand_pack.py --gray-prob");
     }
     train = std::move(p.records);
     *fingerprint = p.fingerprint;
@@ -342,8 +360,7 @@ StepStats cave_step(models::Codiff& model, torch::optim::Adam& cave_opt,
   cave_opt.step();
   st.loss = loss.item<double>();
   st.qf_mae = (pred - b.qf01).abs().mean().item<double>() * 100;
-  st.gain_db = 10 * std::log10((b.jpeg - b.clean).pow(2).mean().item<double>() /
-                               std::max(1e-12, (rec - b.clean).pow(2).mean().item<double>()));
+  st.gain_db = psnr_db(rec, b.clean) - psnr_db(b.jpeg, b.clean);
   return st;
 }
 
@@ -399,7 +416,7 @@ StepStats restorer_step(models::Codiff& model, torch::optim::Adam& opt,
     const double n = m.sum().item<double>() * d[0].numel();
     const double mse_out = (d.pow(2) * m).sum().item<double>() / n;
     const double mse_in = ((b.jpeg - b.clean).pow(2) * m).sum().item<double>() / n;
-    st.gain_db = 10 * std::log10(mse_in / std::max(mse_out, 1e-12));
+    st.gain_db = gain_db(mse_in, mse_out);
   }
   return st;
 }

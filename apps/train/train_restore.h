@@ -27,6 +27,7 @@ struct RestoreTrainOptions : TrainRunOptions {
   double double_prob = 0.2;   // double compression (second grid possibly shifted)
   double shift_prob = 0.15;   // single compression, crop not on the 8x8 grid
   double grain_prob = 0.3;    // film grain / sensor noise added to the clean crop first
+  double gray_prob = 0.0;     // grayscale JPEGs (one luma component): the crop's luma in and out
   double low_qf_prob = 0.3;   // share of quality factors drawn from 5..50 instead of 5..95
   double high_qf_prob = 0.0;  // share drawn from 75..95 (after the low draw), for fine-tuning
   double known_prob = 0.75;   // share of samples that see the true QF (else CaVE's estimate)

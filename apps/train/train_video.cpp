@@ -259,11 +259,8 @@ ValResult validate(models::Diqp& model, const std::vector<Sequence>& val, int st
       };
       const torch::Tensor ref = luma(tgt), dec = luma(fr[cfg.behind]);
       const torch::Tensor res = luma(out[0]).clamp(0, 1).mul(255).round().div(255);
-      auto psnr = [&](const torch::Tensor& a) {
-        return 10 * std::log10(1.0 / std::max(1e-12, (a - ref).pow(2).mean().item<double>()));
-      };
-      const double p_in = psnr(dec);
-      g += psnr(res) - p_in;
+      const double p_in = psnr_db(dec, ref);
+      g += psnr_db(res, ref) - p_in;
       pin += p_in;
       ++n;
     }
@@ -283,6 +280,60 @@ ValResult validate(models::Diqp& model, const std::vector<Sequence>& val, int st
   }
   model->train();
   return r;
+}
+
+// The training loss of a batch's output error d = out - target (luma planes 0-3, chroma 4-5).
+torch::Tensor video_loss(const std::string& kind, const torch::Tensor& d, const Sample& b,
+                         const DiqpConfig& cfg) {
+  if (kind == "mse")
+    return 1000 * (d.narrow(1, 0, 4).pow(2).mean() + 0.5 * d.narrow(1, 4, 2).pow(2).mean());
+  if (kind == "charbonnier")
+    return charbonnier(d.narrow(1, 0, 4)) + 0.5 * charbonnier(d.narrow(1, 4, 2));
+  // dpsnr: minus the PSNR gain of each crop over its decoded input, averaged over the batch,
+  // as the benchmark averages gains (not errors) over clips and QPs. Under plain MSE the
+  // high-QP crops, whose errors are largest, carry nearly all of the gradient and the low
+  // QPs go unattended (the restorer lost 0.07 dB at HEVC QP 22).
+  const torch::Tensor e = (b.in.frames.select(1, cfg.behind) - b.target).detach();
+  auto per_crop = [](const torch::Tensor& t) { return t.pow(2).mean({1, 2, 3}); };
+  auto db = [&](int64_t first, int64_t n) {
+    const double eps = 1e-6;  // 60 dB: flat crops decoded almost exactly weigh no more
+    return (10 / std::log(10.0)) * (torch::log(per_crop(d.narrow(1, first, n)) + eps) -
+                                    torch::log(per_crop(e.narrow(1, first, n)) + eps))
+                                       .mean();
+  };
+  return db(0, 4) + 0.5 * db(4, 2);
+}
+
+struct VideoStep {
+  double loss = 0, gain_db = 0;  // gain: the batch's luma PSNR over its decoded input
+};
+
+// One optimizer step on a batch drawn from `train`.
+VideoStep video_step(models::Diqp& model, torch::optim::Adam& opt,
+                     const std::vector<torch::Tensor>& params, const VideoTrainOptions& o,
+                     const DiqpConfig& cfg, const std::vector<Sequence>& train,
+                     const std::vector<double>& cum, std::mt19937_64& rng, torch::Device dev) {
+  Sample b = make_batch(cfg, train, cum, o.batch, o.crop, o.no_qp_prob, rng, dev);
+  torch::Tensor d = model->forward(b.in) - b.target;
+  torch::Tensor loss = video_loss(o.loss, d, b, cfg);
+  opt.zero_grad();
+  loss.backward();
+  torch::nn::utils::clip_grad_norm_(params, o.clip);
+  opt.step();
+  torch::NoGradGuard ng;
+  const torch::Tensor center = b.in.frames.select(1, cfg.behind);
+  const double mse_in = (center - b.target).narrow(1, 0, 4).pow(2).mean().item<double>();
+  const double mse_out = d.narrow(1, 0, 4).pow(2).mean().item<double>();
+  return {loss.item<double>(), gain_db(mse_in, mse_out)};
+}
+
+// A hex fingerprint of a text file's bytes (the video lists and their manifest).
+std::string file_fingerprint(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::ostringstream h;
+  h << std::hex << models::fnv1a64(reinterpret_cast<const uint8_t*>(text.data()), text.size());
+  return h.str();
 }
 
 }  // namespace
@@ -320,17 +371,10 @@ int train_video(const VideoTrainOptions& o) {
   std::vector<double> cum;
   double total = 0;
   for (const auto& s : train) cum.push_back(total += s.frames);
-  auto fingerprint_of = [](const std::string& list) {
-    std::ifstream f(list, std::ios::binary);
-    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    std::ostringstream h;
-    h << std::hex << models::fnv1a64(reinterpret_cast<const uint8_t*>(text.data()), text.size());
-    return h.str();
-  };
   // The lists name the sequences; their frames are fixed by the manifest beside them.
   const std::string manifest = (fs::path(o.train_list).parent_path() / "manifest.tsv").string();
-  const std::string fingerprint = fingerprint_of(fs::exists(manifest) ? manifest : o.train_list);
-  const std::string val_fingerprint = fingerprint_of(o.val_list);
+  const std::string fingerprint = file_fingerprint(fs::exists(manifest) ? manifest : o.train_list);
+  const std::string val_fingerprint = file_fingerprint(o.val_list);
   p.check_val_set(prior, val_fingerprint, o.reset_best);
   std::cerr << "train sequences: " << train.size() << " (" << total << " frames), val sequences: " << val.size()
             << ", config " << cfg.serialize() << "\n";
@@ -391,45 +435,11 @@ int train_video(const VideoTrainOptions& o) {
   while (!clock.finished(p.step)) {
     torch::manual_seed(o.seed * 1000003ULL + static_cast<uint64_t>(p.step));
     set_lr(opt, (o.warmup_steps > 0 && p.step < o.warmup_steps) ? p.lr * (p.step + 1) / o.warmup_steps : p.lr);
-    Sample b = make_batch(cfg, train, cum, o.batch, o.crop, o.no_qp_prob, p.rng, dev);
-    torch::Tensor out = model->forward(b.in);
-    torch::Tensor d = out - b.target;
-    torch::Tensor loss;
-    if (o.loss == "mse") {
-      loss = 1000 * (d.narrow(1, 0, 4).pow(2).mean() + 0.5 * d.narrow(1, 4, 2).pow(2).mean());
-    } else if (o.loss == "charbonnier") {
-      loss = charbonnier(d.narrow(1, 0, 4)) + 0.5 * charbonnier(d.narrow(1, 4, 2));
-    } else {
-      // dpsnr: minus the PSNR gain of each crop over its decoded input, averaged over the batch,
-      // as the benchmark averages gains (not errors) over clips and QPs. Under plain MSE the
-      // high-QP crops, whose errors are largest, carry nearly all of the gradient and the low
-      // QPs go unattended (the restorer lost 0.07 dB at HEVC QP 22).
-      const torch::Tensor e = (b.in.frames.select(1, cfg.behind) - b.target).detach();
-      auto per_crop = [](const torch::Tensor& t) { return t.pow(2).mean({1, 2, 3}); };
-      auto db = [&](int64_t first, int64_t n) {
-        const double eps = 1e-6;  // 60 dB: flat crops decoded almost exactly weigh no more
-        return (10 / std::log(10.0)) *
-               (torch::log(per_crop(d.narrow(1, first, n)) + eps) -
-                torch::log(per_crop(e.narrow(1, first, n)) + eps)).mean();
-      };
-      loss = db(0, 4) + 0.5 * db(4, 2);
-    }
-    opt.zero_grad();
-    loss.backward();
-    torch::nn::utils::clip_grad_norm_(params, o.clip);
-    opt.step();
+    const VideoStep st = video_step(model, opt, params, o, cfg, train, cum, p.rng, dev);
     average.update(p.step);
-    double gain_v = 0;
-    {
-      torch::NoGradGuard ng;
-      const torch::Tensor center = b.in.frames.select(1, cfg.behind);
-      const double mse_in = (center - b.target).narrow(1, 0, 4).pow(2).mean().item<double>();
-      const double mse_out = d.narrow(1, 0, 4).pow(2).mean().item<double>();
-      gain_v = 10 * std::log10(std::max(mse_in, 1e-12) / std::max(mse_out, 1e-12));
-    }
     ++p.step;
-    acc_loss += loss.item<double>();
-    acc_gain += gain_v;
+    acc_loss += st.loss;
+    acc_gain += st.gain_db;
     ++acc_n;
     p.wall = wall0 + clock.seconds();
     if (p.step % o.log_every == 0) {

@@ -2,6 +2,7 @@
 // N steps in one run == a run stopped and resumed (both save every step: compact checkpoints
 // round on save). A legacy (fp32) checkpoint resumes like its converted copy.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <sys/wait.h>
 #include <torch/torch.h>
 #include <unistd.h>
@@ -73,11 +74,14 @@ TEST(TrainRestoreResume, ResumedRunEqualsUninterruptedRun) {
                 (dir / "a16.lucidw").string() + " --ledger " + (dir / "a16.json").string()),
             0);
   std::ifstream ledger_file(dir / "a16.json");
-  const std::string ledger((std::istreambuf_iterator<char>(ledger_file)),
-                           std::istreambuf_iterator<char>());
-  EXPECT_NE(ledger.find("\"step\": 5"), std::string::npos) << ledger;
-  EXPECT_NE(ledger.find("\"dataset_manifest\": "), std::string::npos) << ledger;
-  EXPECT_NE(ledger.find("\"validation\": {\"columns\": \"kind,step,"), std::string::npos)
+  const nlohmann::json ledger = nlohmann::json::parse(ledger_file);  // throws on bad JSON
+  EXPECT_EQ(ledger.at("model_id"), "codiff-small") << ledger;
+  EXPECT_EQ(ledger.at("step"), 5) << ledger;
+  EXPECT_EQ(ledger.at("file"), "a16.lucidw") << ledger;
+  EXPECT_EQ(ledger.at("file_bytes"), static_cast<int64_t>(fs::file_size(dir / "a16.lucidw")));
+  EXPECT_TRUE(ledger.at("dataset_manifest").is_string()) << ledger;
+  EXPECT_TRUE(ledger.at("dataset").is_string()) << ledger;  // a fingerprint stays text
+  EXPECT_EQ(ledger.at("validation").at("columns").get<std::string>().rfind("kind,step,", 0), 0u)
       << ledger;
   auto load = [&](const std::string& r) {
     return lucid::models::load_weights((dir / (r + ".lucidw")).string());
@@ -93,6 +97,26 @@ TEST(TrainRestoreResume, ResumedRunEqualsUninterruptedRun) {
       EXPECT_TRUE(torch::equal(p.tensors[i].second, q.tensors[i].second))
           << x << "/" << y << " " << p.tensors[i].first;
   }
+  // Grayscale JPEG pairs (--gray-prob): another training, resumed exactly; a share outside 0..1
+  // is refused.
+  ASSERT_EQ(run(common + at("g") + " --steps 5 --gray-prob 1"), 0);
+  ASSERT_EQ(run(common + at("h") + " --steps 2 --gray-prob 1"), 0);
+  ASSERT_EQ(run(common + at("h") + " --steps 5 --gray-prob 1"), 0);
+  for (const char* r : {"g", "h"})
+    ASSERT_EQ(run("export-restore --run " + (dir / r).string() + " --which last --fp32 1 --out " +
+                  (dir / (std::string(r) + ".lucidw")).string()),
+              0);
+  {
+    const auto g = load("g"), h = load("h");
+    ASSERT_EQ(g.tensors.size(), h.tensors.size());
+    bool differs_from_colour = false;
+    for (size_t i = 0; i < g.tensors.size(); ++i) {
+      EXPECT_TRUE(torch::equal(g.tensors[i].second, h.tensors[i].second)) << g.tensors[i].first;
+      differs_from_colour |= !torch::equal(g.tensors[i].second, a.tensors[i].second);
+    }
+    EXPECT_TRUE(differs_from_colour) << "--gray-prob 1 trained the same weights as colour pairs";
+  }
+  EXPECT_EQ(run(common + at("x") + " --steps 1 --gray-prob 1.5"), 1);
   // A different configuration refuses to resume from this run.
   EXPECT_NE(run(" restore --config small --train " + (dir / "list.txt").string() + " --val " +
                 (dir / "list.txt").string() + " --run " + (dir / "a").string() + " --steps 6"),

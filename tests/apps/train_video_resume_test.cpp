@@ -4,6 +4,7 @@
 // The sequences are written here in build_video_pairs.py's layout (seq.txt, decoded.yuv, qp.txt;
 // clean frames under clean/).
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 #include <unistd.h>
 
@@ -74,10 +75,12 @@ TEST(TrainVideoResume, ResumedRunEqualsUninterruptedRun) {
     EXPECT_TRUE(torch::equal(a.tensors[i].second, b.tensors[i].second)) << a.tensors[i].first;
   // The run validated (the ledger carries its row) and the best checkpoint exists.
   std::ifstream lf(dir / "a.json");
-  const std::string ledger((std::istreambuf_iterator<char>(lf)), std::istreambuf_iterator<char>());
-  EXPECT_NE(ledger.find("\"validation\": {\"columns\": \"kind,step,wall_s,lr,loss,train_gain_db,val_gain_db,val_av1_qp30\""),
-            std::string::npos)
+  const nlohmann::json ledger = nlohmann::json::parse(lf);  // throws on bad JSON
+  EXPECT_EQ(ledger.at("arch"), "diqp") << ledger;
+  EXPECT_EQ(ledger.at("validation").at("columns"),
+            "kind,step,wall_s,lr,loss,train_gain_db,val_gain_db,val_av1_qp30")
       << ledger;
+  EXPECT_FALSE(ledger.at("validation").at("row").get<std::string>().empty()) << ledger;
   EXPECT_TRUE(fs::exists(dir / "a" / "best.state"));
   // Another configuration refuses to resume; missing lists and bad options fail clearly.
   EXPECT_EQ(run(" video --config small --train " + (dir / "train.txt").string() + " --val " +
