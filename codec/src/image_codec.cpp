@@ -267,28 +267,71 @@ struct ImageCodec::Impl {
     if (r < -2147483648.0f) return INT32_MIN;
     return static_cast<int32_t>(r);
   }
+
+  // The pieces of a stream the encoder writes and every encoder path shares: the header, the
+  // hyper-latent chunk (symbols channel-major), version 2's latent slices, the checksum.
+  entropy::Container new_stream(uint32_t width, uint32_t height, float quality01) const {
+    entropy::Container c;
+    c.header.model_id = model_id;
+    c.header.weight_hash = hash;
+    c.header.width = width;
+    c.header.height = height;
+    c.header.quality = quality01;
+    c.header.version = write_version;
+    return c;
+  }
+  void code_hyper_latent(entropy::Container& c, const std::vector<int32_t>& zi,
+                         int64_t per_channel, uint32_t& crc) const {
+    entropy::RansEncoder enc(cdfs);
+    for (size_t i = 0; i < zi.size(); ++i)
+      enc.encode(zi[i], z_base + static_cast<int>(static_cast<int64_t>(i) / per_channel));
+    crc = entropy::crc32(reinterpret_cast<const uint8_t*>(zi.data()), zi.size() * 4, crc);
+    c.chunks.push_back({entropy::ChunkKind::kHyperLatent, enc.finish()});
+  }
+  // Version 2, slice by slice: the exact path's means and scale indexes, then `choose(k, mean,
+  // sym)` sets slice k's symbols, which are coded and committed. Exact on every machine: the
+  // same symbols give the same bytes.
+  using ChooseSymbols =
+      std::function<void(int k, const std::vector<float>& mean, std::vector<int32_t>& sym)>;
+  void code_slices_exact(entropy::Container& c, const std::vector<int32_t>& zi, int zh, int zw,
+                         const ChooseSymbols& choose, int threads, uint32_t& crc,
+                         const std::function<void(uint64_t)>& tick) const {
+    exact::Session st(exact, zi.data(), zh, zw, threads);
+    const size_t n = static_cast<size_t>(st.positions()) * cfg.slice_channels();
+    std::vector<float> mean(n), refined(n);
+    std::vector<int32_t> indexes(n), sym(n);
+    for (int k = 0; k < cfg.slices; ++k) {
+      exact_slice_params(st, mean, indexes);
+      choose(k, mean, sym);
+      entropy::RansEncoder enc(cdfs);
+      for (size_t i = 0; i < n; ++i) enc.encode(sym[i], indexes[i]);
+      c.chunks.push_back({entropy::ChunkKind::kLatentSlice, enc.finish()});
+      exact_commit_slice(st, sym, refined.data(), crc);
+      tick(2 + k);
+    }
+  }
+  static std::vector<uint8_t> finish_stream(entropy::Container& c, uint32_t crc) {
+    std::vector<uint8_t> sum;
+    append_u32(sum, crc);
+    c.chunks.push_back({entropy::ChunkKind::kLatentChecksum, sum});
+    return entropy::serialize(c);
+  }
 };
 
 ImageCodec::ImageCodec(const std::string& path, const std::string& device)
     : impl_(std::make_unique<Impl>()) {
   try {
     impl_->device = models::resolve_device(device);
-    models::WeightFile w = models::load_weights(path);
-    if (w.get("arch") != "fat")
-      throw CodecError(Status::kModel, path + ": not an image codec model (arch '" +
-                                              w.get("arch") + "')");
-    impl_->cfg = models::FatConfig::parse(w.get("config"));
-    impl_->model = models::FatCodec(impl_->cfg);
-    models::import_module(*impl_->model, w);
-    impl_->model->eval();
+    const models::ModelFile f = models::load_model_file(path, "fat", "an image codec model");
+    const models::WeightFile& w = f.weights;
+    impl_->model = models::build_model<models::FatCodec>(f, path, &impl_->cfg);
     impl_->transforms = impl_->model;
     if (!impl_->device.is_cpu()) {
-      impl_->transforms = models::FatCodec(impl_->cfg);
-      models::import_module(*impl_->transforms, w);
-      impl_->transforms->eval();
+      models::FatConfig same;
+      impl_->transforms = models::build_model<models::FatCodec>(f, path, &same);
       impl_->transforms->to(impl_->device);
     }
-    impl_->model_id = w.get("model_id");
+    impl_->model_id = f.model_id;
     impl_->hash = w.hash;
     impl_->z_median = impl_->model->prior()->medians().detach().clone();
     impl_->exact = Impl::load_exact(*impl_->model, impl_->cfg);
@@ -388,46 +431,22 @@ std::vector<uint8_t> ImageCodec::code(const torch::Tensor& y_base, uint32_t widt
   torch::Tensor z = m.model->hyper_analysis(y);
   torch::Tensor z_sym = torch::round(z - m.z_median.view({1, -1, 1, 1})).contiguous();
   timer.mark("hyper analysis");
-  entropy::Container c;
-  c.header.model_id = m.model_id;
-  c.header.weight_hash = m.hash;
-  c.header.width = width;
-  c.header.height = height;
-  c.header.quality = static_cast<float>(quality01);
-  c.header.version = m.write_version;
+  entropy::Container c = m.new_stream(width, height, static_cast<float>(quality01));
   uint32_t crc = 0;
-  std::vector<int32_t> zi(static_cast<size_t>(z_sym.numel()));
-  {
-    entropy::RansEncoder enc(m.cdfs);
-    const float* zs = z_sym.data_ptr<float>();
-    const int64_t per_channel = z_sym.size(2) * z_sym.size(3);
-    for (int64_t i = 0; i < z_sym.numel(); ++i) {
-      zi[i] = static_cast<int32_t>(zs[i]);
-      enc.encode(zi[i], m.z_base + static_cast<int>(i / per_channel));
-    }
-    crc = entropy::crc32(reinterpret_cast<const uint8_t*>(zi.data()), zi.size() * 4, crc);
-    c.chunks.push_back({entropy::ChunkKind::kHyperLatent, enc.finish()});
-  }
+  const float* zs = z_sym.data_ptr<float>();
+  const std::vector<int32_t> zi(zs, zs + z_sym.numel());  // integers already (rounded)
+  m.code_hyper_latent(c, zi, z_sym.size(2) * z_sym.size(3), crc);
 
   if (c.header.version >= 2) {
-    exact::Session st(m.exact, zi.data(), static_cast<int>(z_sym.size(2)),
-                      static_cast<int>(z_sym.size(3)), opts.threads);
-    const size_t n = static_cast<size_t>(st.positions()) * S;
     const torch::Tensor yc = y.contiguous();
-    std::vector<float> mean(n), refined(n);
-    std::vector<int32_t> indexes(n), sym(n);
-    for (int k = 0; k < K; ++k) {
-      m.exact_slice_params(st, mean, indexes);
-      const float* yk = yc.data_ptr<float>() + k * n;
-      entropy::RansEncoder enc(m.cdfs);
-      for (size_t i = 0; i < n; ++i) {
-        sym[i] = Impl::to_symbol(yk[i] - mean[i]);
-        enc.encode(sym[i], indexes[i]);
-      }
-      c.chunks.push_back({entropy::ChunkKind::kLatentSlice, enc.finish()});
-      m.exact_commit_slice(st, sym, refined.data(), crc);
-      tick(2 + k);
-    }
+    const size_t n = static_cast<size_t>(yc.numel()) / K;
+    m.code_slices_exact(
+        c, zi, static_cast<int>(z_sym.size(2)), static_cast<int>(z_sym.size(3)),
+        [&](int k, const std::vector<float>& mean, std::vector<int32_t>& sym) {
+          const float* yk = yc.data_ptr<float>() + k * n;
+          for (size_t i = 0; i < n; ++i) sym[i] = Impl::to_symbol(yk[i] - mean[i]);
+        },
+        opts.threads, crc, tick);
   } else {  // version 1: the LibTorch path
     auto state = m.model->tca()->begin(m.hyper_context(z_sym));
     for (int k = 0; k < K; ++k) {
@@ -443,12 +462,9 @@ std::vector<uint8_t> ImageCodec::code(const torch::Tensor& y_base, uint32_t widt
       tick(2 + k);
     }
   }
-  std::vector<uint8_t> sum;
-  append_u32(sum, crc);
-  c.chunks.push_back({entropy::ChunkKind::kLatentChecksum, sum});
   timer.mark("entropy coding");
   tick(total);
-  return entropy::serialize(c);
+  return Impl::finish_stream(c, crc);
 }
 
 std::vector<uint8_t> ImageCodec::encode(const uint8_t* rgb, uint32_t width, uint32_t height,
@@ -534,7 +550,8 @@ std::vector<uint8_t> ImageCodec::encode_to_size(const uint8_t* rgb, uint32_t wid
   return best;
 }
 
-RgbImage ImageCodec::decode(const uint8_t* data, size_t size, const RunOptions& opts) const {
+torch::Tensor ImageCodec::entropy_decode(const uint8_t* data, size_t size, const RunOptions& opts,
+                                         StreamSymbols* out) const {
   if (!data && size) throw CodecError(Status::kInvalidArgument, "NULL stream");
   entropy::Container c;
   std::string why;
@@ -601,6 +618,7 @@ RgbImage ImageCodec::decode(const uint8_t* data, size_t size, const RunOptions& 
       check(dec, "hyper-latent");
       crc = entropy::crc32(reinterpret_cast<const uint8_t*>(zi.data()), zi.size() * 4, crc);
     }
+    out->y.clear();
     if (c.header.version >= 2) {
       exact::Session st(m.exact, zi.data(), static_cast<int>(Hp / kStride),
                         static_cast<int>(Wp / kStride), opts.threads);
@@ -614,6 +632,7 @@ RgbImage ImageCodec::decode(const uint8_t* data, size_t size, const RunOptions& 
         entropy::RansDecoder dec(m.cdfs, chunk.data(), chunk.size());
         for (size_t i = 0; i < n; ++i) sym[i] = dec.decode(indexes[i]);
         check(dec, ("latent slice " + std::to_string(k)).c_str());
+        out->y.insert(out->y.end(), sym.begin(), sym.end());
         m.exact_commit_slice(st, sym, y_hat.data_ptr<float>() + k * n, crc);
         tick(1 + k);
       }
@@ -626,14 +645,18 @@ RgbImage ImageCodec::decode(const uint8_t* data, size_t size, const RunOptions& 
         float* sv = sym.data_ptr<float>();
         const auto& chunk = c.chunks[1 + k].data;
         entropy::RansDecoder dec(m.cdfs, chunk.data(), chunk.size());
-        for (size_t i = 0; i < p.indexes.size(); ++i)
-          sv[i] = static_cast<float>(dec.decode(p.indexes[i]));
+        for (size_t i = 0; i < p.indexes.size(); ++i) {
+          const int32_t v = dec.decode(p.indexes[i]);
+          sv[i] = static_cast<float>(v);
+          out->y.push_back(v);
+        }
         check(dec, ("latent slice " + std::to_string(k)).c_str());
         slices.push_back(m.commit_slice(state, sym, p.mean, crc));
         tick(1 + k);
       }
       y_hat = torch::cat(slices, 1);
     }
+    out->z = std::move(zi);
   }
   timer.mark("entropy decoding");
   const auto& cs = c.chunks.back().data;
@@ -644,11 +667,30 @@ RgbImage ImageCodec::decode(const uint8_t* data, size_t size, const RunOptions& 
                      "decoded latents differ from the encoder's (checksum mismatch): the stream "
                      "was made on a machine whose arithmetic differs from this one, or it is "
                      "corrupt");
+  out->width = width;
+  out->height = height;
+  out->quality01 = c.header.quality;
+  out->version = c.header.version;
+  return y_hat;
+}
 
+StreamSymbols ImageCodec::decode_symbols(const uint8_t* data, size_t size,
+                                         const RunOptions& opts) const {
+  StreamSymbols s;
+  entropy_decode(data, size, opts, &s);
+  return s;
+}
+
+RgbImage ImageCodec::decode(const uint8_t* data, size_t size, const RunOptions& opts) const {
+  StreamSymbols s;
+  const torch::Tensor y_hat = entropy_decode(data, size, opts, &s);
+  const Impl& m = *impl_;
+  const uint32_t width = s.width, height = s.height;
+  StageTimer timer;
   torch::Tensor x_hat;
   {
     ThreadScope ts(opts.threads);
-    torch::Tensor q = torch::full({1}, static_cast<double>(c.header.quality));
+    torch::Tensor q = torch::full({1}, static_cast<double>(s.quality01));
     torch::Tensor yin = (y_hat * m.model->inverse_gain(q)).to(m.device);
     models::Tf32Scope tf32(m.device);
     // On a GPU the tiles run one after another (threads 1): the grid bounds its memory.
@@ -671,8 +713,40 @@ RgbImage ImageCodec::decode(const uint8_t* data, size_t size, const RunOptions& 
   r.width = width;
   r.height = height;
   r.rgb.assign(out.data_ptr<uint8_t>(), out.data_ptr<uint8_t>() + out.numel());
-  tick(total);
+  const uint64_t total = m.cfg.slices + 2;
+  if (opts.progress && !opts.progress(total, total))
+    throw CodecError(Status::kAborted, "aborted by the progress callback");
   return r;
+}
+
+std::vector<uint8_t> ImageCodec::encode_symbols(const StreamSymbols& s,
+                                                const RunOptions& opts) const {
+  const Impl& m = *impl_;
+  if (m.write_version < 2)
+    throw CodecError(Status::kUnsupportedVersion,
+                     "encode_symbols writes format version 2 and later only");
+  if (s.width == 0 || s.height == 0 || uint64_t{s.width} * s.height > opts.max_pixels)
+    throw CodecError(Status::kInvalidArgument, "image size out of range");
+  if (!(s.quality01 >= 0.0f && s.quality01 <= 1.0f))
+    throw CodecError(Status::kInvalidArgument, "quality out of range");
+  const int zh = static_cast<int>((s.height + kStride - 1) / kStride);
+  const int zw = static_cast<int>((s.width + kStride - 1) / kStride);
+  const size_t per_channel = static_cast<size_t>(zh) * zw;
+  const size_t n = per_channel * (kStride / kLatentStride) * (kStride / kLatentStride) *
+                   m.cfg.slice_channels();  // one slice's symbols
+  if (s.z.size() != per_channel * m.cfg.Nz || s.y.size() != n * m.cfg.slices)
+    throw CodecError(Status::kInvalidArgument, "symbol counts do not fit the image size");
+  torch::NoGradGuard ng;
+  entropy::Container c = m.new_stream(s.width, s.height, s.quality01);
+  uint32_t crc = 0;
+  m.code_hyper_latent(c, s.z, static_cast<int64_t>(per_channel), crc);
+  m.code_slices_exact(
+      c, s.z, zh, zw,
+      [&](int k, const std::vector<float>&, std::vector<int32_t>& sym) {
+        std::copy(s.y.begin() + k * n, s.y.begin() + (k + 1) * n, sym.begin());
+      },
+      opts.threads, crc, [](uint64_t) {});
+  return Impl::finish_stream(c, crc);
 }
 
 std::string default_weights_path() {

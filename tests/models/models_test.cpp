@@ -1,6 +1,8 @@
 // Shapes and invariants of the FAT codec's networks.
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include <torch/torch.h>
 
 #include "lucid/models/fat_codec.h"
@@ -225,6 +227,71 @@ TEST(Models, WeightFileRoundTripAndCorruption) {
   } catch (const WeightError& e) {
     EXPECT_NE(std::string(e.what()).find("shape"), std::string::npos) << e.what();
   }
+}
+
+// The loaders' contract (load_model_file + build_model): architecture, id and config checked,
+// every failure a WeightError that names the file.
+TEST(Models, ModelFileContract) {
+  const std::string dir = ::testing::TempDir();
+  FatCodec m(FatConfig::tiny());
+  WeightFile w;
+  w.meta["arch"] = "fat";
+  w.meta["model_id"] = "fat-test";
+  w.meta["config"] = FatConfig::tiny().serialize();
+  export_module(*m, w);
+  const std::string good = dir + "/contract-good.lucidw";
+  save_weights(good, w, /*fp16=*/false);
+
+  const ModelFile f = load_model_file(good, "fat", "an image codec model");
+  EXPECT_EQ(f.model_id, "fat-test");
+  EXPECT_EQ(f.config, FatConfig::tiny().serialize());
+  FatConfig cfg;
+  FatCodec loaded = build_model<FatCodec>(f, good, &cfg);
+  EXPECT_EQ(cfg.serialize(), FatConfig::tiny().serialize());
+  EXPECT_FALSE(loaded->is_training());
+  auto p1 = m->parameters(), p2 = loaded->parameters();
+  ASSERT_EQ(p1.size(), p2.size());
+  for (size_t i = 0; i < p1.size(); ++i) EXPECT_TRUE(torch::equal(p1[i], p2[i]));
+
+  auto message = [&](const std::function<void()>& call) {
+    try {
+      call();
+    } catch (const WeightError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  const std::string other = message([&] { load_model_file(good, "codiff", "a JPEG restorer"); });
+  EXPECT_EQ(other, good + ": is a 'fat' model, not a JPEG restorer ('codiff')");
+
+  WeightFile no_id = w;
+  no_id.meta.erase("model_id");
+  const std::string no_id_path = dir + "/contract-no-id.lucidw";
+  save_weights(no_id_path, no_id, false);
+  EXPECT_EQ(message([&] { load_model_file(no_id_path, "fat", "an image codec model"); }),
+            no_id_path + ": weight file lacks 'model_id'");
+
+  WeightFile bad_cfg = w;
+  bad_cfg.meta["config"] = "name=tiny;N=-3";
+  const std::string bad_cfg_path = dir + "/contract-bad-config.lucidw";
+  save_weights(bad_cfg_path, bad_cfg, false);
+  const ModelFile bf = load_model_file(bad_cfg_path, "fat", "an image codec model");
+  EXPECT_EQ(message([&] { build_model<FatCodec>(bf, bad_cfg_path, &cfg); })
+                .rfind(bad_cfg_path + ": bad configuration: ", 0),
+            0u);
+
+  WeightFile small = w;
+  small.meta["config"] = FatConfig::small().serialize();  // tensors of tiny, config of small
+  const std::string small_path = dir + "/contract-mismatch.lucidw";
+  save_weights(small_path, small, false);
+  const ModelFile sf = load_model_file(small_path, "fat", "an image codec model");
+  const std::string mismatch = message([&] { build_model<FatCodec>(sf, small_path, &cfg); });
+  EXPECT_EQ(mismatch.rfind(small_path + ": ", 0), 0u) << mismatch;
+  EXPECT_NE(mismatch.find("shape"), std::string::npos) << mismatch;
+
+  EXPECT_NE(message([&] { load_model_file(dir + "/contract-missing.lucidw", "fat", "x"); })
+                .find("cannot open weight file"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -163,6 +163,22 @@ WeightFile load_weights(const std::string& path) {
   }
 }
 
+ModelFile load_model_file(const std::string& path, const std::string& arch,
+                          const std::string& what) {
+  ModelFile f;
+  f.weights = load_weights(path);
+  try {
+    const std::string& a = f.weights.get("arch");
+    if (a != arch)
+      throw WeightError("is a '" + a + "' model, not " + what + " ('" + arch + "')");
+    f.model_id = f.weights.get("model_id");
+    f.config = f.weights.get("config");
+  } catch (const WeightError& e) {
+    throw WeightError(path + ": " + e.what());
+  }
+  return f;
+}
+
 void export_module(torch::nn::Module& m, WeightFile& w, const std::string& prefix) {
   torch::NoGradGuard ng;
   for (const auto& p : m.named_parameters(true))

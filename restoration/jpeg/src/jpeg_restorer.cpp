@@ -99,28 +99,14 @@ JpegRestorer::JpegRestorer(const std::string& path, const std::string& device)
   } catch (const models::DeviceError& e) {
     throw RestoreError(Kind::kDevice, e.what());
   }
-  models::WeightFile w;
   try {
-    w = models::load_weights(path);
+    const models::ModelFile f = models::load_model_file(path, "codiff", "a JPEG restorer");
+    impl_->model_id = f.model_id;
+    impl_->config_text = f.config;
+    impl_->model = models::build_model<models::Codiff>(f, path, &impl_->cfg);
   } catch (const models::WeightError& e) {
     throw RestoreError(Kind::kModel, e.what());
   }
-  try {
-    const std::string arch = w.get("arch");
-    if (arch != "codiff")
-      throw RestoreError(Kind::kModel, path + ": is a '" + arch +
-                                           "' model, not a JPEG restorer ('codiff')");
-    impl_->model_id = w.get("model_id");
-    impl_->config_text = w.get("config");
-    impl_->cfg = models::CodiffConfig::parse(impl_->config_text);
-    impl_->model = models::Codiff(impl_->cfg);
-    models::import_module(*impl_->model, w);
-  } catch (const models::WeightError& e) {
-    throw RestoreError(Kind::kModel, path + ": " + e.what());
-  } catch (const std::invalid_argument& e) {
-    throw RestoreError(Kind::kModel, path + ": bad restorer configuration: " + e.what());
-  }
-  impl_->model->eval();
   impl_->model->to(impl_->device);
   // One tiny pass builds CaVE's cached DCT filters now, so later const calls mutate nothing.
   c10::InferenceMode guard;

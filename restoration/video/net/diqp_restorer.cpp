@@ -35,27 +35,14 @@ DiqpModel::DiqpModel(const std::string& path, const std::string& device) : impl_
   } catch (const models::DeviceError& e) {
     throw RestorerError(Kind::kDevice, e.what());
   }
-  models::WeightFile w;
   try {
-    w = models::load_weights(path);
+    const models::ModelFile f = models::load_model_file(path, "diqp", "a video restorer");
+    impl_->model_id = f.model_id;
+    impl_->config_text = f.config;
+    impl_->net = models::build_model<models::Diqp>(f, path, &impl_->cfg);
   } catch (const models::WeightError& e) {
     throw RestorerError(Kind::kModel, e.what());
   }
-  try {
-    const std::string arch = w.get("arch");
-    if (arch != "diqp")
-      throw RestorerError(Kind::kModel, path + ": is a '" + arch + "' model, not a video restorer ('diqp')");
-    impl_->model_id = w.get("model_id");
-    impl_->config_text = w.get("config");
-    impl_->cfg = models::DiqpConfig::parse(impl_->config_text);
-    impl_->net = models::Diqp(impl_->cfg);
-    models::import_module(*impl_->net, w);
-  } catch (const models::WeightError& e) {
-    throw RestorerError(Kind::kModel, path + ": " + e.what());
-  } catch (const std::invalid_argument& e) {
-    throw RestorerError(Kind::kModel, path + ": bad video restorer configuration: " + e.what());
-  }
-  impl_->net->eval();
   impl_->net->to(impl_->device);
 }
 

@@ -61,6 +61,17 @@ struct RgbImage {
   std::vector<uint8_t> rgb;  // stride width * 3
 };
 
+// What a stream's entropy coder carries: exact integers, the same on every machine (format
+// version 2's entropy parameters are exact, exact_params.h), so encode_symbols(decode_symbols(s))
+// is s byte for byte, and one stream's symbols pin the whole format (tests/codec).
+struct StreamSymbols {
+  uint32_t width = 0, height = 0;
+  float quality01 = 0;   // as the header stores it
+  uint16_t version = 0;  // of the stream they came from
+  std::vector<int32_t> z;  // hyper-latent symbols, channel-major [Nz, ceil(H/64), ceil(W/64)]
+  std::vector<int32_t> y;  // latent symbols, slice after slice, channel-major in each
+};
+
 class ImageCodec {
  public:
   // Loads a .lucidw weight file of architecture "fat"; throws CodecError(LUCID_ERROR_MODEL).
@@ -85,9 +96,20 @@ class ImageCodec {
                                       double* quality01_out) const;
   RgbImage decode(const uint8_t* data, size_t size, const RunOptions& opts) const;
 
+  // A stream's symbols, checked as decode() checks the stream (latent checksum included), without
+  // the synthesis.
+  StreamSymbols decode_symbols(const uint8_t* data, size_t size, const RunOptions& opts) const;
+  // The stream of these symbols in this model's format version (2 or later; else
+  // CodecError(kUnsupportedVersion)): the encoder's entropy half, from the hyper-latent on.
+  // Throws CodecError(kInvalidArgument) when the counts do not fit the size.
+  std::vector<uint8_t> encode_symbols(const StreamSymbols& s, const RunOptions& opts) const;
+
  private:
   at::Tensor analyze(const uint8_t* rgb, uint32_t width, uint32_t height, size_t stride,
                      const RunOptions& opts) const;
+  // decode()'s entropy half: the latents y-hat [1, M, H/16, W/16]; *out gets the symbols.
+  at::Tensor entropy_decode(const uint8_t* data, size_t size, const RunOptions& opts,
+                            StreamSymbols* out) const;
   std::vector<uint8_t> code(const at::Tensor& y_base, uint32_t width, uint32_t height,
                             double quality01, const RunOptions& opts) const;
   // code() of the latents refined for this image (RunOptions::effort > 1).

@@ -44,6 +44,37 @@ void export_module(torch::nn::Module& m, WeightFile& w, const std::string& prefi
 // tensor or shape mismatch.
 void import_module(torch::nn::Module& m, const WeightFile& w, const std::string& prefix = "");
 
+// The weight-file contract of every loader (the codec's, the JPEG restorer's, the video
+// restorer's): a file of architecture `arch` (meta "arch") with its stable model id and config.
+// Throws WeightError naming the path: unreadable or corrupt, "is a 'X' model, not WHAT ('ARCH')",
+// or a missing key.
+struct ModelFile {
+  WeightFile weights;
+  std::string model_id, config;
+};
+ModelFile load_model_file(const std::string& path, const std::string& arch,
+                          const std::string& what);
+
+// The network of a ModelFile: Config::parse of its config (into *cfg), Module(*cfg) with the
+// file's tensors, in eval mode. Throws WeightError naming the path for a bad config or tensors
+// that do not fit the module.
+template <class Module, class Config>
+Module build_model(const ModelFile& f, const std::string& path, Config* cfg) {
+  try {
+    *cfg = Config::parse(f.config);
+  } catch (const std::invalid_argument& e) {
+    throw WeightError(path + ": bad configuration: " + e.what());
+  }
+  Module m(*cfg);
+  try {
+    import_module(*m, f.weights);
+  } catch (const WeightError& e) {
+    throw WeightError(path + ": " + e.what());
+  }
+  m->eval();
+  return m;
+}
+
 uint64_t fnv1a64(const uint8_t* data, size_t size, uint64_t h = 0xcbf29ce484222325ULL);
 
 }  // namespace lucid::models
