@@ -15,6 +15,16 @@ for f in include/lucid/lucid.h share/lucid/models/fat-small.lucidw share/lucid/m
   [ -f "$prefix/$f" ] || { echo "FAIL: $f not installed"; exit 1; }
 done
 
+# No path of the source or build tree is compiled in (the build tree's binaries find the source
+# weights through build/LucidBuildTree.txt instead).
+src_dir="$(cd "$here/../.." && pwd)"
+build_abs="$(cd "$build" && pwd)"
+for p in "$src_dir" "$build_abs"; do
+  if strings "$lib" | grep -qF "$p"; then
+    echo "FAIL: liblucid.so holds the path $p:"; strings "$lib" | grep -F "$p" | head -n 5; exit 1
+  fi
+done
+
 # Only the C API is exported.
 others="$(nm -D --defined-only "$lib" | awk '{print $NF}' | grep -v '^lucid_' || true)"
 if [ -n "$others" ]; then

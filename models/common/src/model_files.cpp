@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <stdexcept>
 
 // The installed model folder relative to an installed library / executable (set by CMake).
@@ -40,8 +41,23 @@ std::string own_binary() {
   return info.dli_fname;
 }
 
-bool starts_with(const std::string& s, const std::string& prefix) {
-  return !prefix.empty() && s.compare(0, prefix.size(), prefix) == 0;
+// A build tree's source models/weights: the first line of LucidBuildTree.txt (written by CMake
+// at the top of the build tree) in the binary's folder or one of the 8 above it.
+std::string build_tree_model_dir(const std::string& binary) {
+  std::string d = parent(binary);
+  for (int up = 0; up <= 8 && !d.empty(); ++up) {
+    const std::string marker = d + "/LucidBuildTree.txt";
+    if (is_file(marker)) {
+      std::ifstream f(marker);
+      std::string line;
+      std::getline(f, line);
+      return line;
+    }
+    if (d == "/" || d == ".") break;
+    const std::string next = parent(d);
+    d = next.empty() ? "/" : next;
+  }
+  return {};
 }
 
 }  // namespace
@@ -60,9 +76,8 @@ std::vector<std::string> model_search_dirs() {
 #ifdef LUCID_INSTALL_MODEL_DIR
   dirs.emplace_back(LUCID_INSTALL_MODEL_DIR);
 #endif
-#if defined(LUCID_BUILD_DIR) && defined(LUCID_SOURCE_MODEL_DIR)
-  if (starts_with(self, LUCID_BUILD_DIR "/")) dirs.emplace_back(LUCID_SOURCE_MODEL_DIR);
-#endif
+  if (!self.empty())
+    if (std::string d = build_tree_model_dir(self); !d.empty()) dirs.push_back(std::move(d));
   return dirs;
 }
 

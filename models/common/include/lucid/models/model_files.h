@@ -13,8 +13,9 @@ namespace lucid::models {
 //      that holds this code (<prefix>/lib/liblucid.so or <prefix>/bin/lucid), so an install
 //      under any prefix (cmake --install --prefix P) finds its weights;
 //   3. the install prefix configured at build time, <CMAKE_INSTALL_PREFIX>/share/lucid/models;
-//   4. only for binaries that run from the build tree: the source tree's models/weights (a
-//      developer fallback; an installed binary never looks there).
+//   4. only for binaries that run from a build tree: the source tree's models/weights, named by
+//      the marker LucidBuildTree.txt at the top of the build tree, found by walking up from the
+//      binary (a developer fallback; nothing of the source tree is compiled in).
 std::vector<std::string> model_search_dirs();
 
 // The first existing <dir>/<file_name> over model_search_dirs(). Throws std::runtime_error
