@@ -74,7 +74,11 @@ const char* kUsage =
     "       lucid-train export-restore --init small|tiny [--seed N] --out FILE.lucidw\n"
     "       lucid-train video --train data/video/train.txt --val data/video/val.txt [options]\n"
     "       lucid-train export-video --run DIR --out FILE.lucidw [--which best|last]\n"
-    "                                [--ledger FILE.json] [--fp32 1]\n"
+    "                                [--ledger FILE.json] [--fp32 1] [--qp-gate LO,HI]\n"
+    "       lucid-train set-qp-gate --weights FILE.lucidw --qp-gate LO,HI --out FILE.lucidw\n"
+    "                       [--ledger FILE.json] [--fp32 1]   the video restorer's QP gate (QP\n"
+    "                       levels: qp/51, AV1 qindex/255): frames at or below LO pass through,\n"
+    "                       at or above HI get all of the network's change (\"\" removes it)\n"
     "       lucid-train export-video --init small|tiny [--seed N] --out FILE.lucidw\n"
     "video options: as restore's where they apply, plus --val-stride N [8] (validate every Nth\n"
     "  frame), --val-crop N [0: whole frames], --no-qp-prob P [0.1], --ema D (weight averaging\n"
@@ -185,6 +189,8 @@ int run_export(int argc, char** argv, const char* cmd, Options& o, Export&& fn) 
   if constexpr (std::is_same_v<Options, lucid::train::RestoreExportOptions> ||
                 std::is_same_v<Options, lucid::train::VideoExportOptions>)
     f["--ledger"] = [&](auto v) { o.ledger = v; };
+  if constexpr (std::is_same_v<Options, lucid::train::VideoExportOptions>)
+    f["--qp-gate"] = [&](auto v) { o.qp_gate = v; };
   parse(argc, argv, 2, f);
   if (o.out.empty()) {
     std::cerr << "error: " << cmd << ": --out is required\n";
@@ -341,6 +347,24 @@ int cmd_shelve(int argc, char** argv) {
   return 0;
 }
 
+int cmd_set_qp_gate(int argc, char** argv) {
+  std::string weights, gate, out, ledger;
+  bool fp32 = false;
+  std::map<std::string, Setter> f = {
+      {"--weights", [&](auto v) { weights = v; }},
+      {"--qp-gate", [&](auto v) { gate = v; }},
+      {"--out", [&](auto v) { out = v; }},
+      {"--ledger", [&](auto v) { ledger = v; }},
+      {"--fp32", [&](auto v) { fp32 = (v == "1" || v == "yes"); }},
+  };
+  parse(argc, argv, 2, f);
+  if (weights.empty() || out.empty()) {
+    std::cerr << "error: set-qp-gate: --weights and --out are required\n";
+    return 1;
+  }
+  return lucid::train::set_video_qp_gate(weights, gate, out, !fp32, ledger);
+}
+
 int cmd_check_pack(int argc, char** argv) {
   std::string pack;
   std::map<std::string, Setter> f = {{"--pack", [&](auto v) { pack = v; }}};
@@ -371,6 +395,7 @@ int main(int argc, char** argv) {
       {"probe-codec", cmd_probe_codec},
       {"shelve", cmd_shelve},
       {"check-pack", cmd_check_pack},
+      {"set-qp-gate", cmd_set_qp_gate},
   };
   const auto it = commands.find(cmd);
   if (it == commands.end()) {

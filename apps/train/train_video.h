@@ -35,9 +35,18 @@ struct VideoExportOptions : ExportRunOptions {
     model_id = "diqp-small";
   }
   std::string ledger;
+  // "LO,HI" (QP levels, 0 <= LO < HI <= 1): the restorer's QP gate, written into the weights
+  // (meta qp_gate; lucid/video_restore/diqp_restorer.h): frames at or below LO pass through,
+  // at or above HI get all of the network's change. Empty: no gate.
+  std::string qp_gate;
 };
 
 int train_video(const VideoTrainOptions& o);
 int export_video(const VideoExportOptions& o);
+// set-qp-gate: `weights` rewritten to `out` with the QP gate `qp_gate` ("LO,HI"; "" removes
+// it), tensors unchanged (fp16 or fp32 as asked); an existing JSON `ledger` gets the gate and the
+// new file's hash and size.
+int set_video_qp_gate(const std::string& weights, const std::string& qp_gate,
+                      const std::string& out, bool fp16, const std::string& ledger);
 
 }  // namespace lucid::train

@@ -66,7 +66,7 @@ struct BenchFlags {
   std::vector<int> qps;
   std::string json_path, plot_path;
   std::string keep_dir;  // --keep: the encoded streams stay there (else a private temporary folder)
-  std::string model = "identity", device = "cpu";
+  std::string model = "default", device = "cpu";  // --model: the shipped network
   int tile = -1;  // --tile: -1 the restorer's preferred size, 0 whole frames
   int threads = 1;
   std::optional<int64_t> max_frames;

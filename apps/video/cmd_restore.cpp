@@ -56,7 +56,7 @@ struct RestoreFlags {
   int segment = 250;
   bool overwrite = false, json = false, resume = false, verbose = false, quiet = false;
   std::string device = "cpu";
-  std::string model = "identity";  // --model: the restorer (restorer_factory.h)
+  std::string model = "default";  // --model: the restorer (restorer_factory.h): the shipped network
   std::shared_ptr<const vr::RestorerModel> restorer_model;  // loaded once from --model; each file makes its restorer
   int debug_delay_ms = 0;  // testing: sleep per restored frame
 };

@@ -101,7 +101,7 @@ for i in 0 1 2 3 4 5; do
   echo "$T/clips/clip$i.mp4" >> "$T/list.txt"
 done
 sbatch --array=0-3 --wait -o "$T/task-%a.out" -J lucid-video \
-  --wrap "'$CLI' restore --manifest '$T/list.txt' -o '$T/out' --json" >"$T/sbatch.out" 2>&1 ||
+  --wrap "'$CLI' restore --model identity --manifest '$T/list.txt' -o '$T/out' --json" >"$T/sbatch.out" 2>&1 ||
   fail "sbatch: $(cat "$T/sbatch.out")"
 
 n=$(ls "$T/out"/*.mkv 2>/dev/null | wc -l)

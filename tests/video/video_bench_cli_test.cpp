@@ -11,6 +11,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "video_test_util.h"
 
@@ -72,7 +74,7 @@ TEST(VideoBenchCli, HevcIdentityGainsExactlyNothingAtTheQpsAskedFor) {
   run("mkdir -p '" + keep + "'");
   const std::string js = temp_dir() + "/hevc.json", plot = temp_dir() + "/hevc.png";
   std::string out, err;
-  ASSERT_EQ(cli("bench '" + dir + "' --codec hevc --qp 22,37 --json '" + js + "' --plot '" + plot + "' --keep '" + keep + "'",
+  ASSERT_EQ(cli("bench --model identity '" + dir + "' --codec hevc --qp 22,37 --json '" + js + "' --plot '" + plot + "' --keep '" + keep + "'",
                 &out, &err),
             0)
       << err;
@@ -159,7 +161,7 @@ TEST(VideoBenchCli, HevcIdentityGainsExactlyNothingAtTheQpsAskedFor) {
   EXPECT_EQ(be32(20), 640u);
 
   // Outputs are not replaced without -y.
-  EXPECT_EQ(cli("bench '" + dir + "' --codec hevc --qp 22 --json '" + js + "'", nullptr, &err), 5);
+  EXPECT_EQ(cli("bench --model identity '" + dir + "' --codec hevc --qp 22 --json '" + js + "'", nullptr, &err), 5);
   EXPECT_NE(err.find("exists"), std::string::npos) << err;
 }
 
@@ -170,7 +172,7 @@ TEST(VideoBenchCli, Av1AtAConstantQpAndAListFileAndTiles) {
   std::ofstream(list) << "# clean clips\n" << dir << "/b10.mkv\n\n";
   const std::string js = temp_dir() + "/av1.json";
   std::string err;
-  ASSERT_EQ(cli("bench '" + list + "' --codec av1 --qp 30 --tile 16 --frames 5 --quiet --json '" + js + "'", nullptr, &err), 0)
+  ASSERT_EQ(cli("bench --model identity '" + list + "' --codec av1 --qp 30 --tile 16 --frames 5 --quiet --json '" + js + "'", nullptr, &err), 0)
       << err;
   const json j = read_json(js);
   ASSERT_EQ(j["results"].size(), 1u);
@@ -223,7 +225,7 @@ TEST(VideoBenchCli, FramesArePairedByIndexNotTimestamp) {
   make_clip("vfr/vfr.mkv", "-vf settb=1/1000,setpts=N*N*10 -fps_mode passthrough -c:v ffv1");
   const std::string js = temp_dir() + "/vfr.json";
   std::string err;
-  ASSERT_EQ(cli("bench '" + d + "/vfr.mkv' --codec hevc --qp 22 --quiet --json '" + js + "'", nullptr, &err), 0) << err;
+  ASSERT_EQ(cli("bench --model identity '" + d + "/vfr.mkv' --codec hevc --qp 22 --quiet --json '" + js + "'", nullptr, &err), 0) << err;
   const json j = read_json(js);
   ASSERT_EQ(j["results"][0]["frames"], 12);
   for (const json& p : j["results"][0]["per_frame"]["psnr_y_decoded"]) EXPECT_GT(p.get<double>(), 40.0);
@@ -232,38 +234,38 @@ TEST(VideoBenchCli, FramesArePairedByIndexNotTimestamp) {
 TEST(VideoBenchCli, BadInputGivesClearErrorsAndExitCodes) {
   const std::string dir = clean_dir();
   std::string err;
-  EXPECT_EQ(cli("bench '" + dir + "'", nullptr, &err), 1);
+  EXPECT_EQ(cli("bench --model identity '" + dir + "'", nullptr, &err), 1);
   EXPECT_NE(err.find("--codec"), std::string::npos) << err;
-  EXPECT_EQ(cli("bench '" + dir + "' --codec vp9", nullptr, &err), 1);
-  EXPECT_EQ(cli("bench '" + dir + "' --codec hevc --qp 22,60", nullptr, &err), 1);
+  EXPECT_EQ(cli("bench --model identity '" + dir + "' --codec vp9", nullptr, &err), 1);
+  EXPECT_EQ(cli("bench --model identity '" + dir + "' --codec hevc --qp 22,60", nullptr, &err), 1);
   EXPECT_NE(err.find("0..51"), std::string::npos) << err;
-  EXPECT_EQ(cli("bench '" + dir + "' --codec av1 --qp 0", nullptr, &err), 1);
-  EXPECT_EQ(cli("bench '" + dir + "' --codec hevc --qp 22,,27", nullptr, &err), 1);
-  EXPECT_EQ(cli("bench '" + dir + "' --codec hevc --qp 22,22", nullptr, &err), 1);
+  EXPECT_EQ(cli("bench --model identity '" + dir + "' --codec av1 --qp 0", nullptr, &err), 1);
+  EXPECT_EQ(cli("bench --model identity '" + dir + "' --codec hevc --qp 22,,27", nullptr, &err), 1);
+  EXPECT_EQ(cli("bench --model identity '" + dir + "' --codec hevc --qp 22,22", nullptr, &err), 1);
   EXPECT_EQ(cli("bench", nullptr, &err), 1);
-  EXPECT_EQ(cli("bench '" + dir + "' --codec hevc --bogus", nullptr, &err), 1);
+  EXPECT_EQ(cli("bench --model identity '" + dir + "' --codec hevc --bogus", nullptr, &err), 1);
 
   EXPECT_EQ(cli("bench /nonexistent/clips --codec hevc", nullptr, &err), 2);
   EXPECT_NE(err.find("no such file or folder"), std::string::npos) << err;
   const std::string empty = temp_dir() + "/empty";
   run("mkdir -p '" + empty + "'");
-  EXPECT_EQ(cli("bench '" + empty + "' --codec hevc", nullptr, &err), 2);
+  EXPECT_EQ(cli("bench --model identity '" + empty + "' --codec hevc", nullptr, &err), 2);
   EXPECT_NE(err.find("no video files"), std::string::npos) << err;
   // A clip that is not a video, and one cut short in the middle of its data.
   const std::string bad = temp_dir() + "/bad";
   run("mkdir -p '" + bad + "' && yes 'not a video' | head -c 3000 > '" + bad + "/noise.mkv'");
-  EXPECT_EQ(cli("bench '" + bad + "' --codec hevc --qp 22", nullptr, &err), 2) << err;
+  EXPECT_EQ(cli("bench --model identity '" + bad + "' --codec hevc --qp 22", nullptr, &err), 2) << err;
   EXPECT_NE(err.find("noise.mkv"), std::string::npos) << err;
-  EXPECT_EQ(cli("bench '" + bad + "/missing.mkv' --codec hevc --qp 22", nullptr, &err), 2) << err;
+  EXPECT_EQ(cli("bench --model identity '" + bad + "/missing.mkv' --codec hevc --qp 22", nullptr, &err), 2) << err;
 
   // A --model that is not a weight file: exit 4, said clearly.
   EXPECT_EQ(cli("bench '" + dir + "' --codec hevc --qp 22 --model /models/video-net.lucidw", nullptr, &err), 4);
   EXPECT_NE(err.find("cannot open weight file"), std::string::npos) << err;
   // Outputs: a missing folder.
-  EXPECT_EQ(cli("bench '" + dir + "' --codec hevc --qp 22 --json /nonexistent/dir/b.json", nullptr, &err), 5);
-  EXPECT_EQ(cli("bench '" + dir + "' --codec hevc --qp 22 --keep /nonexistent/dir", nullptr, &err), 5);
+  EXPECT_EQ(cli("bench --model identity '" + dir + "' --codec hevc --qp 22 --json /nonexistent/dir/b.json", nullptr, &err), 5);
+  EXPECT_EQ(cli("bench --model identity '" + dir + "' --codec hevc --qp 22 --keep /nonexistent/dir", nullptr, &err), 5);
   if (!exists("/dev/nvidia0")) {
-    EXPECT_EQ(cli("bench '" + dir + "' --codec hevc --qp 22 --device cuda", nullptr, &err), 6);
+    EXPECT_EQ(cli("bench --model identity '" + dir + "' --codec hevc --qp 22 --device cuda", nullptr, &err), 6);
     EXPECT_NE(err.find("no CUDA device"), std::string::npos) << err;
   }
   // 4:4:4 is not something SVT-AV1 encodes: refused with the encoder's name and the format.
@@ -271,7 +273,7 @@ TEST(VideoBenchCli, BadInputGivesClearErrorsAndExitCodes) {
     const std::string d444 = temp_dir() + "/c444";
     run("mkdir -p '" + d444 + "'");
     make_clip("c444/c444.mkv", "-pix_fmt yuv444p -c:v ffv1");
-    EXPECT_EQ(cli("bench '" + d444 + "' --codec av1 --qp 30", nullptr, &err), 3);
+    EXPECT_EQ(cli("bench --model identity '" + d444 + "' --codec av1 --qp 30", nullptr, &err), 3);
     EXPECT_NE(err.find("libsvtav1"), std::string::npos) << err;
   }
 }
@@ -285,6 +287,35 @@ TEST(VideoRestoreCli, ModelOptionGoesThroughTheFactory) {
   EXPECT_FALSE(exists(out));
   EXPECT_EQ(cli("restore '" + in + "' -o '" + out + "' --model identity --quiet", nullptr, &err), 0) << err;
   EXPECT_TRUE(exists(out));
+}
+
+// Without --model, restore uses the shipped network (diqp-small and its QP gate): on the bundled
+// HEVC QP 37 clip it changes every frame; with --model identity the frames pass through.
+TEST(VideoRestoreCli, DefaultIsTheShippedNetwork) {
+  const std::string src = LUCID_SOURCE_DIR;
+  if (!exists(src + "/models/weights/diqp-small.lucidw")) GTEST_SKIP() << "no shipped model";
+  const std::string in = src + "/tests/data/sample-hevc-qp37.mkv";
+  const std::string net = temp_dir() + "/default-net.mkv", id = temp_dir() + "/default-id.mkv";
+  std::string js, err;
+  ASSERT_EQ(cli("restore '" + in + "' -o '" + net + "' --frames 0:3 --json -y", &js, &err), 0) << err;
+  EXPECT_EQ(json::parse(js)["restorer"], "default") << js;
+  ASSERT_EQ(cli("restore --model identity '" + in + "' -o '" + id + "' --frames 0:3 --quiet -y", nullptr, &err), 0)
+      << err;
+  auto md5s = [](const std::string& f) {
+    std::string out;
+    run("ffmpeg -v error -i '" + f + "' -map 0:v -f framemd5 - | grep -v '^#'", &out);
+    std::vector<std::string> lines;
+    std::istringstream is(out);
+    for (std::string l; std::getline(is, l);) lines.push_back(l.substr(l.rfind(',') + 1));
+    return lines;
+  };
+  const auto a = md5s(net), b = md5s(id), dec = md5s(in);
+  ASSERT_EQ(a.size(), 3u);
+  ASSERT_EQ(b.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_NE(a[i], b[i]) << "frame " << i << ": the network changed nothing";
+    EXPECT_EQ(b[i], dec[i]) << "frame " << i << ": the identity is the decoded frame";
+  }
 }
 
 }  // namespace

@@ -215,4 +215,63 @@ TEST(VideoNet, RejectsOtherModelsClearly) {
   EXPECT_THROW(vr::DiqpModel("/nonexistent/x.lucidw", "cpu"), vr::RestorerError);
 }
 
+// The weights' QP gate (meta qp_gate = "LO,HI"): no change at or below LO (the decoded frame
+// bit for bit), all of it at or above HI, part of it between; no gate is all of it everywhere.
+TEST(VideoNet, QpGateKeepsPartOfTheChange) {
+  const std::string plain = tiny_model("diqp_gate_plain.lucidw");
+  lm::WeightFile w = lm::load_weights(plain);
+  w.meta["qp_gate"] = "0.6,0.8";
+  const std::string gated = (std::filesystem::temp_directory_path() / "diqp_gate.lucidw").string();
+  lm::save_weights(gated, w, false);
+  auto pm = std::make_shared<const vr::DiqpModel>(plain, "cpu");
+  auto gm = std::make_shared<const vr::DiqpModel>(gated, "cpu");
+  const int h26x = static_cast<int>(vr::QpScale::kH26x), av1 = static_cast<int>(vr::QpScale::kAv1);
+  EXPECT_EQ(pm->strength(22, h26x), 1.0);
+  EXPECT_EQ(gm->strength(22, h26x), 0.0);  // level 22/51 = 0.43
+  EXPECT_NEAR(gm->strength(37, h26x), (37 / 51.0 - 0.6) / 0.2, 1e-12);
+  EXPECT_EQ(gm->strength(51, h26x), 1.0);
+  EXPECT_EQ(gm->strength(255, av1), 1.0);
+  EXPECT_EQ(gm->strength(100, av1), 0.0);  // level 0.39
+  EXPECT_EQ(gm->strength(0, static_cast<int>(vr::QpScale::kUnknown)), 0.0);  // no QP: none
+  EXPECT_EQ(pm->strength(0, static_cast<int>(vr::QpScale::kUnknown)), 1.0);
+
+  vr::PlaneFormat f;
+  f.width = 48;
+  f.height = 32;
+  auto at_qp = [&](const std::shared_ptr<const vr::DiqpModel>& m, double qp) {
+    vr::DiqpRestorer r(m);
+    std::vector<vr::Frame> out;
+    vr::RestorePipeline p(r, {0}, [&](const vr::Frame& fr) { out.push_back(fr); });
+    for (int i = 0; i < 5; ++i) {
+      vr::Frame fr = frame_at(f, i);
+      fr.qp = qp;
+      p.push(std::move(fr));
+    }
+    p.finish();
+    return out;
+  };
+  const auto g22 = at_qp(gm, 22), p22 = at_qp(pm, 22);
+  const auto g37 = at_qp(gm, 37), p37 = at_qp(pm, 37);
+  const auto g51 = at_qp(gm, 51), p51 = at_qp(pm, 51);
+  for (int i = 0; i < 5; ++i) {
+    const vr::Frame in = frame_at(f, i);
+    EXPECT_EQ(g22[i].planes, in.planes) << "frame " << i << ": gated off, bit for bit";
+    EXPECT_GT(mean_abs_diff(p22[i], in, 0), 0.01) << "frame " << i << ": no gate, a change";
+    EXPECT_EQ(g51[i].planes, p51[i].planes) << "frame " << i << ": fully on, the network's frame";
+    const double part = mean_abs_diff(g37[i], in, 0), all = mean_abs_diff(p37[i], in, 0);
+    EXPECT_GT(part, 0.3 * all) << "frame " << i;
+    EXPECT_LT(part, 0.9 * all) << "frame " << i;
+  }
+
+  w.meta["qp_gate"] = "0.8,0.6";
+  lm::save_weights(gated, w, false);
+  try {
+    vr::DiqpModel bad(gated, "cpu");
+    FAIL() << "accepted a gate with LO > HI";
+  } catch (const vr::RestorerError& e) {
+    EXPECT_EQ(e.kind, vr::RestorerError::Kind::kModel);
+    EXPECT_NE(std::string(e.what()).find("bad qp_gate"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace

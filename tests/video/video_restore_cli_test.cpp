@@ -144,7 +144,7 @@ TEST(VideoRestoreCli, IdentityIsBitExactAndKeepsAudioTimestampsAndTags) {
   if (in.empty()) GTEST_SKIP() << "no libx265/aac in the ffmpeg CLI";
   const std::string out = temp_dir() + "/bitexact.mkv";
   std::string js, err;
-  ASSERT_EQ(cli("restore '" + in + "' -o '" + out + "' --json --segment 7", &js, &err), 0) << err;
+  ASSERT_EQ(cli("restore --model identity '" + in + "' -o '" + out + "' --json --segment 7", &js, &err), 0) << err;
   const json j = json::parse(js);
   EXPECT_EQ(j["frames_written"], 24);
   EXPECT_EQ(j["segments"], 4);
@@ -178,7 +178,7 @@ TEST(VideoRestoreCli, OpusTrackAndTilesInMatroska) {
                                    "-f lavfi -i testsrc2=size=200x120:rate=30 -f lavfi -i sine=sample_rate=48000 -t 0.5");
   const std::string out = temp_dir() + "/opus_out.mkv";
   std::string err;
-  ASSERT_EQ(cli("restore '" + in + "' -o '" + out + "' --tile 48 --quiet", nullptr, &err), 0) << err;
+  ASSERT_EQ(cli("restore --model identity '" + in + "' -o '" + out + "' --tile 48 --quiet", nullptr, &err), 0) << err;
   expect_same_video(decode(in), decode(out));
   const Packets pa = packets(in, "a");
   EXPECT_GT(pa.data.size(), 20u);
@@ -190,7 +190,7 @@ TEST(VideoRestoreCli, VariableFrameRateTimestampsSurvive) {
   const std::string in = make_clip("vfr.mkv", "-vf setpts='N*N/TB/25' -fps_mode passthrough -c:v libx264 -pix_fmt yuv420p",
                                    "-f lavfi -i testsrc2=size=96x64:rate=25 -frames:v 10");
   const std::string out = temp_dir() + "/vfr_out.mkv";
-  ASSERT_EQ(cli("restore '" + in + "' -o '" + out + "' --quiet"), 0);
+  ASSERT_EQ(cli("restore --model identity '" + in + "' -o '" + out + "' --quiet"), 0);
   const Decoded a = decode(in), b = decode(out);
   ASSERT_EQ(a.pts_s.size(), 10u);
   EXPECT_NEAR(a.pts_s[3], 0.36, 0.002);  // frame n at n*n/25 s
@@ -202,7 +202,7 @@ TEST(VideoRestoreCli, FramesRangeCutsVideoAndAudio) {
   if (in.empty()) GTEST_SKIP() << "no libx265/aac";
   const std::string out = temp_dir() + "/range.mkv";
   std::string js, err;
-  ASSERT_EQ(cli("restore '" + in + "' -o '" + out + "' --frames 5:17 --json --segment 5", &js, &err), 0) << err;
+  ASSERT_EQ(cli("restore --model identity '" + in + "' -o '" + out + "' --frames 5:17 --json --segment 5", &js, &err), 0) << err;
   EXPECT_EQ(json::parse(js)["frames_written"], 12);
   const Decoded a = decode(in), b = decode(out);
   ASSERT_EQ(b.hash.size(), 12u);
@@ -211,9 +211,9 @@ TEST(VideoRestoreCli, FramesRangeCutsVideoAndAudio) {
   ASSERT_FALSE(pb.pts_s.empty());
   EXPECT_GE(pb.pts_s.front(), 0.2 - 1e-3);
   EXPECT_LT(pb.pts_s.back(), 0.68);
-  EXPECT_EQ(cli("restore '" + in + "' -o '" + temp_dir() + "/r2.mkv' --frames 9:3", nullptr, &err), 1);
+  EXPECT_EQ(cli("restore --model identity '" + in + "' -o '" + temp_dir() + "/r2.mkv' --frames 9:3", nullptr, &err), 1);
   EXPECT_NE(err.find("error: --frames: empty range"), std::string::npos) << err;
-  EXPECT_EQ(cli("restore '" + in + "' -o '" + temp_dir() + "/r3.mkv' --frames 500:", nullptr, &err), 1);
+  EXPECT_EQ(cli("restore --model identity '" + in + "' -o '" + temp_dir() + "/r3.mkv' --frames 500:", nullptr, &err), 1);
   EXPECT_NE(err.find("has 24 frames"), std::string::npos) << err;
   EXPECT_FALSE(exists(temp_dir() + "/r3.mkv"));
 }
@@ -224,14 +224,14 @@ TEST(VideoRestoreCli, ExistingOutputNeedsY) {
   const std::string out = temp_dir() + "/y.mkv";
   { std::ofstream(out) << "precious"; }
   std::string err;
-  EXPECT_EQ(cli("restore '" + in + "' -o '" + out + "'", nullptr, &err), 5);
+  EXPECT_EQ(cli("restore --model identity '" + in + "' -o '" + out + "'", nullptr, &err), 5);
   EXPECT_NE(err.find("error: " + out + ": exists (use -y to replace it)"), std::string::npos) << err;
   std::ifstream f(out);
   EXPECT_EQ(std::string(std::istreambuf_iterator<char>(f), {}), "precious");
   // A temporary output of a killed run (its PID is gone) is cleaned up by the next run.
   const std::string stale = temp_dir() + "/.lucid-tmp-999999999-y.mkv";
   { std::ofstream(stale) << "half"; }
-  EXPECT_EQ(cli("restore '" + in + "' -o '" + out + "' -y --quiet"), 0);
+  EXPECT_EQ(cli("restore --model identity '" + in + "' -o '" + out + "' -y --quiet"), 0);
   EXPECT_EQ(decode(out).hash.size(), 4u);
   EXPECT_FALSE(exists(stale));
 }
@@ -244,7 +244,7 @@ TEST(VideoRestoreCli, LossyOutputCodecs) {
     if (!lucid::video::test::have_encoder(enc)) continue;
     const std::string out = temp_dir() + "/lossy_" + codec + ".mkv";
     std::string err;
-    ASSERT_EQ(cli("restore '" + in + "' -o '" + out + "' --codec " + codec + " --crf 30 --segment 5 --quiet", nullptr, &err), 0)
+    ASSERT_EQ(cli("restore --model identity '" + in + "' -o '" + out + "' --codec " + codec + " --crf 30 --segment 5 --quiet", nullptr, &err), 0)
         << codec << ": " << err;
     const Decoded a = decode(in), b = decode(out);
     EXPECT_EQ(b.info.codec, codec == "x264" ? "h264" : codec == "x265" ? "hevc" : "av1");
@@ -252,7 +252,7 @@ TEST(VideoRestoreCli, LossyOutputCodecs) {
     for (size_t i = 0; i < 12; ++i) EXPECT_NEAR(a.pts_s[i], b.pts_s[i], 0.0011) << codec << " frame " << i;
   }
   std::string err;
-  EXPECT_EQ(cli("restore '" + in + "' -o '" + temp_dir() + "/x.mkv' --crf 20", nullptr, &err), 1);
+  EXPECT_EQ(cli("restore --model identity '" + in + "' -o '" + temp_dir() + "/x.mkv' --crf 20", nullptr, &err), 1);
   EXPECT_NE(err.find("FFV1 is lossless"), std::string::npos) << err;
 }
 
@@ -262,9 +262,9 @@ TEST(VideoRestoreCli, KilledRunResumesToTheSameOutput) {
   const std::string in = hevc_with_audio("kill.mp4", 40);
   if (in.empty()) GTEST_SKIP() << "no libx265/aac";
   const std::string ref = temp_dir() + "/kill_ref.mkv", out = temp_dir() + "/kill.mkv";
-  ASSERT_EQ(cli("restore '" + in + "' -o '" + ref + "' --segment 4 --quiet"), 0);
+  ASSERT_EQ(cli("restore --model identity '" + in + "' -o '" + ref + "' --segment 4 --quiet"), 0);
   const std::string journal = temp_dir() + "/.kill.mkv.lucid-work/journal";
-  const pid_t pid = spawn(kCli + " restore '" + in + "' -o '" + out + "' --segment 4 --quiet --debug-frame-delay-ms 40");
+  const pid_t pid = spawn(kCli + " restore --model identity '" + in + "' -o '" + out + "' --segment 4 --quiet --debug-frame-delay-ms 40");
   ASSERT_TRUE(wait_for_segments(journal, 3)) << "no segments appeared";
   kill(pid, SIGKILL);
   int st = 0;
@@ -274,7 +274,7 @@ TEST(VideoRestoreCli, KilledRunResumesToTheSameOutput) {
   const int finished = journal_segments(journal);
   ASSERT_LT(finished, 10) << "the run ended before the kill";
   std::string js, err;
-  ASSERT_EQ(cli("restore '" + in + "' -o '" + out + "' --segment 4 --resume --json", &js, &err), 0) << err;
+  ASSERT_EQ(cli("restore --model identity '" + in + "' -o '" + out + "' --segment 4 --resume --json", &js, &err), 0) << err;
   const json j = json::parse(js);
   EXPECT_GE(j["segments_reused"].get<int>(), finished);
   EXPECT_EQ(j["frames_restored"].get<int>(), 40 - 4 * j["segments_reused"].get<int>());
@@ -292,7 +292,7 @@ TEST(VideoRestoreCli, SigintAndSigtermLeaveNoOutput) {
   for (int sig : {SIGINT, SIGTERM}) {
     const std::string out = temp_dir() + "/int" + std::to_string(sig) + ".mkv";
     const std::string journal = temp_dir() + "/.int" + std::to_string(sig) + ".mkv.lucid-work/journal";
-    const pid_t pid = spawn(kCli + " restore '" + in + "' -o '" + out + "' --segment 4 --quiet --debug-frame-delay-ms 40 2>/dev/null");
+    const pid_t pid = spawn(kCli + " restore --model identity '" + in + "' -o '" + out + "' --segment 4 --quiet --debug-frame-delay-ms 40 2>/dev/null");
     ASSERT_TRUE(wait_for_segments(journal, 1));
     kill(pid, sig);
     int st = 0;
@@ -303,7 +303,7 @@ TEST(VideoRestoreCli, SigintAndSigtermLeaveNoOutput) {
     EXPECT_TRUE(tmp_files(temp_dir()).empty());
     // Without --resume a new run starts over and still succeeds.
     std::string js;
-    ASSERT_EQ(cli("restore '" + in + "' -o '" + out + "' --segment 4 --json", &js), 0);
+    ASSERT_EQ(cli("restore --model identity '" + in + "' -o '" + out + "' --segment 4 --json", &js), 0);
     EXPECT_EQ(json::parse(js)["segments_reused"], 0);
   }
 }
@@ -326,7 +326,7 @@ TEST(VideoRestoreCli, ManifestShardsPartitionAndRecordFailures) {
   std::multiset<std::string> seen;
   for (int s = 0; s < 3; ++s) {
     std::string js, err;
-    const int rc = cli("restore --manifest '" + dir + "/list.txt' --shard " + std::to_string(s) + "/3 -o '" + dir + "/out' --json", &js, &err);
+    const int rc = cli("restore --model identity --manifest '" + dir + "/list.txt' --shard " + std::to_string(s) + "/3 -o '" + dir + "/out' --json", &js, &err);
     const json j = json::parse(js);
     for (const auto& r : j["restored"]) seen.insert(r["input"].get<std::string>());
     for (const auto& r : j["failures"]) seen.insert(r["input"].get<std::string>());
@@ -348,7 +348,7 @@ TEST(VideoRestoreCli, ManifestShardsPartitionAndRecordFailures) {
   }
   // Done outputs are skipped; the shard comes from Slurm's or Kubernetes' variables.
   std::string js;
-  EXPECT_EQ(run("SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=3 " + kCli + " restore --manifest '" + dir +
+  EXPECT_EQ(run("SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=3 " + kCli + " restore --model identity --manifest '" + dir +
                     "/list.txt' -o '" + dir + "/out' --json --quiet",
                 &js),
             8);  // index 4 (bad.mp4) is in shard 1
@@ -357,7 +357,7 @@ TEST(VideoRestoreCli, ManifestShardsPartitionAndRecordFailures) {
   EXPECT_EQ(j["shard"]["source"], "slurm");
   EXPECT_EQ(j["restored"].size(), 0u);
   EXPECT_EQ(j["skipped"].size(), 2u);
-  EXPECT_EQ(run("JOB_COMPLETION_INDEX=2 LUCID_SHARD_COUNT=3 " + kCli + " restore --manifest '" + dir + "/list.txt' -o '" +
+  EXPECT_EQ(run("JOB_COMPLETION_INDEX=2 LUCID_SHARD_COUNT=3 " + kCli + " restore --model identity --manifest '" + dir + "/list.txt' -o '" +
                     dir + "/out' --json --quiet",
                 &js),
             0);
@@ -370,14 +370,14 @@ TEST(VideoRestoreCli, ManifestShardsPartitionAndRecordFailures) {
 TEST(VideoRestoreCli, BadInputAndFlags) {
   const std::string d = temp_dir();
   std::string err;
-  EXPECT_EQ(cli("restore '" + d + "/missing.mp4' -o '" + d + "/m.mkv'", nullptr, &err), 2);
+  EXPECT_EQ(cli("restore --model identity '" + d + "/missing.mp4' -o '" + d + "/m.mkv'", nullptr, &err), 2);
   EXPECT_NE(err.find("error: " + d + "/missing.mp4: No such file or directory"), std::string::npos) << err;
   { std::ofstream(d + "/empty.mp4"); }
-  EXPECT_EQ(cli("restore '" + d + "/empty.mp4' -o '" + d + "/e.mkv'", nullptr, &err), 2);
+  EXPECT_EQ(cli("restore --model identity '" + d + "/empty.mp4' -o '" + d + "/e.mkv'", nullptr, &err), 2);
   EXPECT_NE(err.find("error: " + d + "/empty.mp4"), std::string::npos) << err;
   if (lucid::video::test::have_encoder("aac")) {
     const std::string a = make_clip("audio_only.m4a", "-c:a aac", "-f lavfi -i sine=duration=0.5");
-    EXPECT_EQ(cli("restore '" + a + "' -o '" + d + "/a.mkv'", nullptr, &err), 3);
+    EXPECT_EQ(cli("restore --model identity '" + a + "' -o '" + d + "/a.mkv'", nullptr, &err), 3);
     EXPECT_NE(err.find("no video stream"), std::string::npos) << err;
   }
   EXPECT_EQ(cli("restore x.mp4", nullptr, &err), 1);
@@ -386,9 +386,9 @@ TEST(VideoRestoreCli, BadInputAndFlags) {
   EXPECT_EQ(cli("restore x.mp4 -o y.mkv --tile 3", nullptr, &err), 1);
   EXPECT_EQ(cli("restore x.mp4 -o y.mkv --bogus", nullptr, &err), 1);
   EXPECT_NE(err.find("error: restore: unknown option '--bogus'"), std::string::npos) << err;
-  EXPECT_EQ(cli("restore --manifest l.txt --shard 3/3 -o d", nullptr, &err), 1);
+  EXPECT_EQ(cli("restore --model identity --manifest l.txt --shard 3/3 -o d", nullptr, &err), 1);
   EXPECT_NE(err.find("--shard: expected I/N"), std::string::npos) << err;
-  EXPECT_EQ(cli("restore --manifest '" + d + "/nolist.txt' --shard 0/2 -o '" + d + "'", nullptr, &err), 2);
+  EXPECT_EQ(cli("restore --model identity --manifest '" + d + "/nolist.txt' --shard 0/2 -o '" + d + "'", nullptr, &err), 2);
   EXPECT_EQ(cli("restore x.mp4 -o '" + d + "/no/such/dir/o.mkv'", nullptr, &err), 5);
   if (!exists("/dev/nvidia0")) {
     EXPECT_EQ(cli("restore x.mp4 -o y.mkv --device cuda", nullptr, &err), 6);
@@ -403,7 +403,7 @@ TEST(VideoRestoreCli, ElementaryStreamGetsFrameRateTimestamps) {
                                    "-f lavfi -i testsrc2=size=96x64:rate=25 -frames:v 10");
   const std::string out = temp_dir() + "/raw.mkv";
   std::string js, err;
-  ASSERT_EQ(cli("restore '" + in + "' -o '" + out + "' --json", &js, &err), 0) << err;
+  ASSERT_EQ(cli("restore --model identity '" + in + "' -o '" + out + "' --json", &js, &err), 0) << err;
   EXPECT_NE(err.find("warning: " + in + ": 10 frame(s) without (increasing) timestamps; timed by the frame rate"),
             std::string::npos) << err;
   const Decoded a = decode(in), b = decode(out);
@@ -423,7 +423,7 @@ TEST(VideoRestoreCli, SubtitleStreamIsCopied) {
                                    "-f lavfi -i testsrc2=size=96x64:rate=25 -i '" + srt + "' -t 0.48");
   const std::string out = temp_dir() + "/subs_out.mkv";
   std::string err;
-  ASSERT_EQ(cli("restore '" + in + "' -o '" + out + "' --quiet", nullptr, &err), 0) << err;
+  ASSERT_EQ(cli("restore --model identity '" + in + "' -o '" + out + "' --quiet", nullptr, &err), 0) << err;
   const Packets a = packets(in, "s"), b = packets(out, "s");
   ASSERT_EQ(a.data.size(), 2u);
   EXPECT_EQ(a.data, b.data);
@@ -440,7 +440,7 @@ TEST(VideoRestoreCli, TimecodeTrackBecomesATag) {
                                    "-f lavfi -i testsrc2=size=96x64:rate=25 -t 0.4");
   const std::string out = temp_dir() + "/tc.mkv";
   std::string err, tc;
-  ASSERT_EQ(cli("restore '" + in + "' -o '" + out + "'", nullptr, &err), 0) << err;
+  ASSERT_EQ(cli("restore --model identity '" + in + "' -o '" + out + "'", nullptr, &err), 0) << err;
   EXPECT_NE(err.find("(tmcd) carried as the video's timecode tag"), std::string::npos) << err;
   run("ffprobe -v error -select_streams v:0 -show_entries stream_tags=timecode -of csv=p=0 '" + out + "'", &tc);
   EXPECT_EQ(tc, "01:00:00:00\n");
@@ -457,7 +457,7 @@ TEST(VideoRestoreCli, TruncatedInputFailsCleanly) {
   ASSERT_EQ(run("head -c " + std::to_string(st.st_size * 2 / 3) + " '" + full + "' > '" + in + "'"), 0);
   const std::string out = temp_dir() + "/cut.mkv";
   std::string err;
-  const int rc = cli("restore '" + in + "' -o '" + out + "' --segment 4", nullptr, &err);
+  const int rc = cli("restore --model identity '" + in + "' -o '" + out + "' --segment 4", nullptr, &err);
   EXPECT_EQ(rc, 3) << err;
   EXPECT_EQ(err.rfind("error: " + in + ": frame ", 0), 0u) << err;
   EXPECT_FALSE(exists(out));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <sstream>
 #include <stdexcept>
 
@@ -29,6 +30,20 @@ double qp_level(double qp, QpScale scale) {
     case QpScale::kAv1: return std::clamp(qp / 255.0, 0.0, 1.0);
     default: return 0.5;
   }
+}
+
+bool parse_qp_gate(const std::string& text, double* lo, double* hi) {
+  const auto comma = text.find(',');
+  if (comma == std::string::npos) return false;
+  char* end = nullptr;
+  *lo = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + comma) return false;
+  *hi = std::strtod(text.c_str() + comma + 1, &end);
+  return end != text.c_str() + comma + 1 && *end == '\0' && *lo >= 0 && *lo < *hi && *hi <= 1;
+}
+
+double qp_gate_strength(double level, double lo, double hi) {
+  return std::clamp((level - lo) / (hi - lo), 0.0, 1.0);
 }
 
 DiqpConfig DiqpConfig::small() { return DiqpConfig{}; }

@@ -27,7 +27,18 @@ struct DiqpModel::Impl {
   std::string model_id, config_text;
   models::DiqpConfig cfg;
   mutable models::Diqp net{nullptr};  // forward() under InferenceMode changes nothing: shared by streams
+  // The weights' QP gate (meta "qp_gate" = "LO,HI", QP levels in [0, 1]): how much of the
+  // network's change a frame keeps, 0 at or below LO, all of it at or above HI, linear between.
+  // Absent: all of it at every QP.
+  double gate_lo = 0, gate_hi = 0;
+  bool gated = false;
+  // A frame without a QP passes through under a gate (the gate was measured on known QPs).
+  double strength(double level, models::QpScale scale) const {
+    if (!gated) return 1.0;
+    return scale == models::QpScale::kUnknown ? 0.0 : models::qp_gate_strength(level, gate_lo, gate_hi);
+  }
 };
+
 
 DiqpModel::DiqpModel(const std::string& path, const std::string& device) : impl_(std::make_unique<Impl>()) {
   try {
@@ -40,6 +51,12 @@ DiqpModel::DiqpModel(const std::string& path, const std::string& device) : impl_
     impl_->model_id = f.model_id;
     impl_->config_text = f.config;
     impl_->net = models::build_model<models::Diqp>(f, path, &impl_->cfg);
+    if (const auto it = f.weights.meta.find("qp_gate"); it != f.weights.meta.end()) {
+      if (!models::parse_qp_gate(it->second, &impl_->gate_lo, &impl_->gate_hi))
+        throw RestorerError(Kind::kModel, path + ": bad qp_gate '" + it->second +
+                                              "' (expected LO,HI with 0 <= LO < HI <= 1)");
+      impl_->gated = true;
+    }
   } catch (const models::WeightError& e) {
     throw RestorerError(Kind::kModel, e.what());
   }
@@ -52,6 +69,10 @@ const std::string& DiqpModel::config() const { return impl_->config_text; }
 std::string DiqpModel::device() const { return impl_->device.str(); }
 TemporalWindow DiqpModel::window() const {
   return TemporalWindow{impl_->cfg.behind, impl_->cfg.ahead, impl_->cfg.far_ahead};
+}
+double DiqpModel::strength(double qp, int qp_scale) const {
+  const auto scale = static_cast<models::QpScale>(qp_scale);
+  return impl_->strength(models::qp_level(qp, scale), scale);
 }
 
 // The look-around context and far-frame weight of recent whole frames, keyed by the frame's
@@ -117,9 +138,16 @@ void DiqpRestorer::restore(const RestoreInput& in, Frame& out) {
     state_->recent.push_back({&whole, whole.index, whole.pts, sample, context, far_w});
     if (state_->recent.size() > State::kKeep) state_->recent.pop_front();
   }
+  const auto scale = center.qp ? static_cast<models::QpScale>(center.qp_scale) : models::QpScale::kUnknown;
+  const double level = models::qp_level(in.qp, scale);
+  const double keep = m.strength(level, scale);
   const int H = center.format.height, W = center.format.width;
   const int Hp = (H + models::DiqpConfig::kMultiple - 1) / models::DiqpConfig::kMultiple * models::DiqpConfig::kMultiple;
   const int Wp = (W + models::DiqpConfig::kMultiple - 1) / models::DiqpConfig::kMultiple * models::DiqpConfig::kMultiple;
+  if (keep <= 0) {  // gated off at this QP: the decoded frame as it is
+    planes_to_frame(frame_to_planes(center, Hp, Wp), center, out);
+    return;
+  }
   std::vector<torch::Tensor> frames;
   for (auto it = in.behind.rbegin(); it != in.behind.rend(); ++it) frames.push_back(frame_to_planes(**it, Hp, Wp));
   frames.push_back(frame_to_planes(center, Hp, Wp));
@@ -132,11 +160,14 @@ void DiqpRestorer::restore(const RestoreInput& in, Frame& out) {
   const Frame* far = in.far_ahead ? in.far_ahead : &center;
   x.far = frame_to_planes(*far, Hp, Wp).unsqueeze(0).to(m.device);
   x.far_w = torch::full({1}, far_w, torch::TensorOptions().device(m.device));
-  const auto scale = center.qp ? static_cast<models::QpScale>(center.qp_scale) : models::QpScale::kUnknown;
-  x.level = torch::full({1}, models::qp_level(in.qp, scale), torch::TensorOptions().device(m.device));
+  x.level = torch::full({1}, level, torch::TensorOptions().device(m.device));
   x.scale = torch::full({1}, static_cast<int64_t>(scale), torch::TensorOptions().dtype(torch::kLong).device(m.device));
   x.context = context;
-  const torch::Tensor y = m.net->forward(x).squeeze(0).to(torch::kCPU);
+  torch::Tensor y = m.net->forward(x).squeeze(0).to(torch::kCPU);
+  if (keep < 1) {
+    const torch::Tensor c = frames[in.behind.size()];
+    y = c + keep * (y - c);
+  }
   planes_to_frame(y, center, out);
 }
 

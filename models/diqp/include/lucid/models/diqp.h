@@ -32,6 +32,12 @@ enum class QpScale : int {
 // The compression level in [0, 1] the model is conditioned on.
 double qp_level(double qp, QpScale scale);
 
+// A trained restorer's QP gate (weight meta "qp_gate" = "LO,HI", QP levels with
+// 0 <= LO < HI <= 1): the share of the network's change a frame keeps, 0 at or below LO, 1 at or
+// above HI, linear between. parse_qp_gate returns false for text of another form.
+bool parse_qp_gate(const std::string& text, double* lo, double* hi);
+double qp_gate_strength(double level, double lo, double hi);
+
 struct DiqpConfig {
   std::string name = "small";
   int behind = 2, ahead = 2;  // near window

@@ -32,6 +32,10 @@ class DiqpModel {
   const std::string& config() const;
   std::string device() const;
   TemporalWindow window() const;
+  // How much of the network's change a frame of this QP keeps (0..1; qp_scale a QpScale): the
+  // weights' QP gate (meta "qp_gate" = "LO,HI" in QP levels, qp/51 for H.26x, qindex/255 for
+  // AV1; a frame without a QP gets 0), 1 without one. At 0 the frame passes through unchanged.
+  double strength(double qp, int qp_scale) const;
   struct Impl;
   const Impl& impl() const { return *impl_; }
 
