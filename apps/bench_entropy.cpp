@@ -17,7 +17,8 @@
 // decoder construction plus all decode() calls plus finish().
 //
 // Flags (lucid::flags, as in every Lucid tool): --symbols N (1..1e9), --seed S, --repeat R
-// (1..1000), --tail-mass T (1e-12..0.499), --scale-factor F (> 0); -h/--help prints the usage.
+// (1..1000), --tail-mass T (1e-12..0.499), --scale-factor F (1e-6..1e6); -h/--help prints the
+// usage.
 // Exit status: 0 ok (help included), 1 decode mismatch, 2 usage error.
 #include <chrono>
 #include <cmath>

@@ -1,11 +1,13 @@
-// The one command-line flag parser of `lucid`, `lucid-video` and `lucid-train` (CLI11 inside,
-// apps/common/flags.cpp; neither CLI11 nor LibTorch is seen by this header).
+// The one command-line flag parser of `lucid`, `lucid-video`, `lucid-train` and
+// `lucid-bench-entropy` (CLI11 inside, apps/common/flags.cpp; neither CLI11 nor LibTorch is seen
+// by this header).
 //
 // Every command registers its flags, then parses: flags may come anywhere among the positional
 // arguments and repeat (the last one counts), a flag's spellings share one value ("-j 2
 // --threads 4" gives 4), `--` ends the flags, long flags also take `--name=value`, short ones
 // `-jVALUE`, and -h/--help asks for the tool's usage (Help). Bad flags throw UsageError; every
-// tool prints it as "error: <what>" on stderr and exits 1 (kExitUsage).
+// tool prints it as "error: <what>" on stderr and exits 1 (kExitUsage; lucid-bench-entropy, whose
+// exit 1 means a decode mismatch, exits 2).
 #pragma once
 
 #include <cstdint>

@@ -8,6 +8,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <type_traits>
 #include <string>
 
@@ -75,10 +76,11 @@ const char* kUsage =
     "       lucid-train video --train data/video/train.txt --val data/video/val.txt [options]\n"
     "       lucid-train export-video --run DIR --out FILE.lucidw [--which best|last]\n"
     "                                [--ledger FILE.json] [--fp32 1] [--qp-gate LO,HI]\n"
-    "       lucid-train set-qp-gate --weights FILE.lucidw --qp-gate LO,HI --out FILE.lucidw\n"
-    "                       [--ledger FILE.json] [--fp32 1]   the video restorer's QP gate (QP\n"
-    "                       levels: qp/51, AV1 qindex/255): frames at or below LO pass through,\n"
-    "                       at or above HI get all of the network's change (\"\" removes it)\n"
+    "       lucid-train set-qp-gate --weights FILE.lucidw --qp-gate LO,HI|none --out FILE.lucidw\n"
+    "                       [--ledger FILE.json]   the video restorer's QP gate (QP levels:\n"
+    "                       qp/51, AV1 qindex/255): frames at or below LO pass through, at or\n"
+    "                       above HI get all of the network's change; none removes it; the\n"
+    "                       tensors are kept as stored (fp16 or fp32)\n"
     "       lucid-train export-video --init small|tiny [--seed N] --out FILE.lucidw\n"
     "video options: as restore's where they apply, plus --val-stride N [8] (validate every Nth\n"
     "  frame), --val-crop N [0: whole frames], --no-qp-prob P [0.1], --ema D (weight averaging\n"
@@ -190,7 +192,10 @@ int run_export(int argc, char** argv, const char* cmd, Options& o, Export&& fn) 
                 std::is_same_v<Options, lucid::train::VideoExportOptions>)
     f["--ledger"] = [&](auto v) { o.ledger = v; };
   if constexpr (std::is_same_v<Options, lucid::train::VideoExportOptions>)
-    f["--qp-gate"] = [&](auto v) { o.qp_gate = v; };
+    f["--qp-gate"] = [&](auto v) {
+      lucid::train::check_qp_gate(v);
+      o.qp_gate = v;
+    };
   parse(argc, argv, 2, f);
   if (o.out.empty()) {
     std::cerr << "error: " << cmd << ": --out is required\n";
@@ -247,7 +252,7 @@ int cmd_restore(int argc, char** argv) {
       o.low_qf_prob + o.high_qf_prob > 1 || !(o.grain_prob >= 0 && o.grain_prob <= 1) ||
       !(o.gray_prob >= 0 && o.gray_prob <= 1)) {
     std::cerr << "error: restore: crops must be multiples of 16, batch and threads >= 1, "
-                 "QF shares in 0..1\n";
+                 "QF, grain and gray shares in 0..1\n";
     return 1;
   }
   if (!valid_device(o)) return 1;
@@ -348,21 +353,23 @@ int cmd_shelve(int argc, char** argv) {
 }
 
 int cmd_set_qp_gate(int argc, char** argv) {
-  std::string weights, gate, out, ledger;
-  bool fp32 = false;
+  std::string weights, out, ledger;
+  std::optional<std::string> gate;
   std::map<std::string, Setter> f = {
       {"--weights", [&](auto v) { weights = v; }},
-      {"--qp-gate", [&](auto v) { gate = v; }},
+      {"--qp-gate", [&](auto v) {
+         if (v != "none") lucid::train::check_qp_gate(v);
+         gate = v;
+       }},
       {"--out", [&](auto v) { out = v; }},
       {"--ledger", [&](auto v) { ledger = v; }},
-      {"--fp32", [&](auto v) { fp32 = (v == "1" || v == "yes"); }},
   };
   parse(argc, argv, 2, f);
-  if (weights.empty() || out.empty()) {
-    std::cerr << "error: set-qp-gate: --weights and --out are required\n";
+  if (weights.empty() || out.empty() || !gate) {
+    std::cerr << "error: set-qp-gate: --weights, --qp-gate (LO,HI or none) and --out are required\n";
     return 1;
   }
-  return lucid::train::set_video_qp_gate(weights, gate, out, !fp32, ledger);
+  return lucid::train::set_video_qp_gate(weights, *gate == "none" ? "" : *gate, out, ledger);
 }
 
 int cmd_check_pack(int argc, char** argv) {

@@ -7,6 +7,7 @@
 #endif
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -844,10 +845,12 @@ nlohmann::ordered_json ledger_value(const std::string& key, const std::string& v
   if (key.find("dataset") == std::string::npos && !v.empty() &&
       v.find_first_not_of("0123456789.-e+") == std::string::npos) {
     char* end = nullptr;
+    errno = 0;  // out of range: kept as text
     const long long i = std::strtoll(v.c_str(), &end, 10);
-    if (end && *end == '\0') return i;
+    if (end && *end == '\0' && errno == 0) return i;
+    errno = 0;
     const double d = std::strtod(v.c_str(), &end);
-    if (end && *end == '\0') return d;
+    if (end && *end == '\0' && errno == 0 && std::isfinite(d)) return d;
   }
   return v;
 }
@@ -883,15 +886,18 @@ void save_export(const ExportSpec& spec, torch::nn::Module& model, const StateMa
   j["parameters"] = params;
   j["config"] = spec.config;
   j["checkpoint"] = spec.checkpoint;
+  // The file's own settings beside arch, id and config (e.g. the video restorer's qp_gate).
+  for (const auto& [k, v] : w.meta)
+    if (k != "arch" && k != "model_id" && k != "config" && k.rfind("train.", 0) != 0) j[k] = v;
   for (const auto& [k, v] : state)
     if (!internal_key(k)) j[k] = ledger_value(k, v);
   if (state.count("wall_seconds"))
-    j["hours_trained"] = std::round(std::stod(state.at("wall_seconds")) / 3600 * 1e4) / 1e4;
+    j["hours_trained"] = std::stod(fmt(std::stod(state.at("wall_seconds")) / 3600, 4));
   const ValidationRow v = validation_row_at(spec.run_dir, std::stoll(step));
   j["dataset_manifest"] = spec.dataset_manifest;
   j["validation"] = {{"columns", v.columns}, {"row", v.row}};
   std::ofstream f(spec.ledger, std::ios::trunc);
-  f << j.dump(2) << "\n";
+  f << j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
   if (!f) throw std::runtime_error("cannot write " + spec.ledger);
   std::cerr << "wrote " << spec.ledger << "\n";
 }

@@ -29,6 +29,7 @@
 #include "lucid/models/diqp.h"
 #include "lucid/models/weights.h"
 #include "lucid/video_restore/diqp_tensors.h"
+#include "flags.h"
 #include "train_common.h"
 
 namespace fs = std::filesystem;
@@ -339,13 +340,6 @@ std::string file_fingerprint(const std::string& path) {
   return h.str();
 }
 
-// "LO,HI" as models::parse_qp_gate reads it; throws std::invalid_argument.
-void check_qp_gate(const std::string& g) {
-  double lo, hi;
-  if (!models::parse_qp_gate(g, &lo, &hi))
-    throw std::invalid_argument("--qp-gate: expected LO,HI with 0 <= LO < HI <= 1, got '" + g + "'");
-}
-
 }  // namespace
 
 int train_video(const VideoTrainOptions& o) {
@@ -500,31 +494,38 @@ int export_video(const VideoExportOptions& o) {
   models::export_module(*model, w);
   if (!o.qp_gate.empty()) {
     check_qp_gate(o.qp_gate);
-    w.meta["qp_gate"] = o.qp_gate;
-    state["qp_gate"] = o.qp_gate;
+    w.meta["qp_gate"] = o.qp_gate;  // save_export puts it into the ledger too
   }
   save_export(spec, *model, state, w);
   return 0;
 }
 
+void check_qp_gate(const std::string& gate) {
+  double lo, hi;
+  if (!models::parse_qp_gate(gate, &lo, &hi))
+    throw flags::UsageError("--qp-gate: expected LO,HI with 0 <= LO < HI <= 1, got '" + gate + "'");
+}
+
 int set_video_qp_gate(const std::string& weights, const std::string& qp_gate,
-                      const std::string& out, bool fp16, const std::string& ledger) {
+                      const std::string& out, const std::string& ledger) {
   if (!qp_gate.empty()) check_qp_gate(qp_gate);
   models::ModelFile f = models::load_model_file(weights, "diqp", "a video restorer");
+  nlohmann::ordered_json j;
+  if (!ledger.empty()) {  // read (and checked) before anything is written
+    std::ifstream in(ledger);
+    if (!in) throw std::runtime_error("cannot read the ledger " + ledger);
+    j = nlohmann::ordered_json::parse(in);
+  }
   if (qp_gate.empty())
     f.weights.meta.erase("qp_gate");
   else
     f.weights.meta["qp_gate"] = qp_gate;
-  models::save_weights(out, f.weights, fp16);
+  models::save_weights(out, f.weights, f.weights.stored_fp16);
   std::ostringstream hash;
   for (uint8_t b : f.weights.hash) hash << std::hex << std::setw(2) << std::setfill('0') << int(b);
   std::cerr << "wrote " << out << " (" << fs::file_size(out) << " bytes, qp_gate '" << qp_gate
             << "', hash " << hash.str() << ")\n";
   if (ledger.empty()) return 0;
-  std::ifstream in(ledger);
-  if (!in) throw std::runtime_error("cannot read the ledger " + ledger);
-  nlohmann::ordered_json j = nlohmann::ordered_json::parse(in);
-  in.close();
   j["file"] = fs::path(out).filename().string();
   j["file_bytes"] = static_cast<int64_t>(fs::file_size(out));
   j["weight_hash"] = hash.str();
@@ -533,7 +534,7 @@ int set_video_qp_gate(const std::string& weights, const std::string& qp_gate,
   else
     j["qp_gate"] = qp_gate;
   std::ofstream o(ledger, std::ios::trunc);
-  o << j.dump(2) << "\n";
+  o << j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
   if (!o) throw std::runtime_error("cannot write " + ledger);
   std::cerr << "updated " << ledger << "\n";
   return 0;

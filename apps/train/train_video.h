@@ -44,9 +44,11 @@ struct VideoExportOptions : ExportRunOptions {
 int train_video(const VideoTrainOptions& o);
 int export_video(const VideoExportOptions& o);
 // set-qp-gate: `weights` rewritten to `out` with the QP gate `qp_gate` ("LO,HI"; "" removes
-// it), tensors unchanged (fp16 or fp32 as asked); an existing JSON `ledger` gets the gate and the
-// new file's hash and size.
+// it), tensors as they were stored (fp16 stays fp16, fp32 fp32); an existing JSON `ledger`
+// (read before anything is written) gets the gate and the new file's hash and size.
 int set_video_qp_gate(const std::string& weights, const std::string& qp_gate,
-                      const std::string& out, bool fp16, const std::string& ledger);
+                      const std::string& out, const std::string& ledger);
+// "LO,HI" as models::parse_qp_gate reads it; throws lucid::flags::UsageError naming --qp-gate.
+void check_qp_gate(const std::string& gate);
 
 }  // namespace lucid::train

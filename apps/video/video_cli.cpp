@@ -32,7 +32,7 @@ int parse_tile(const std::string& v) {
 
 int exit_for(video::VideoErrorKind k) { return k == video::VideoErrorKind::kOpen ? kExitUnreadable : kExitCorrupt; }
 
-void check_device(const std::string& device, bool verbose) {
+void check_device(const std::string& device, bool identity_note) {
   if (device == "cpu") return;
   const int want = flags::device_index(device);
   const int n = cuda_device_count();
@@ -41,7 +41,7 @@ void check_device(const std::string& device, bool verbose) {
                                     (n == 0 ? std::string("no CUDA device is available")
                                             : "only " + std::to_string(n) + " CUDA device(s)") +
                                     " (lucid-video 0.1.0, no /dev/nvidiaN visible)");
-  if (verbose) std::fprintf(stderr, "note: the identity restorer runs on the CPU\n");
+  if (identity_note) std::fprintf(stderr, "note: the identity restorer runs on the CPU\n");
 }
 
 std::shared_ptr<const video_restore::RestorerModel> restorer_for(const std::string& model, const std::string& device) {

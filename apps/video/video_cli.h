@@ -50,8 +50,9 @@ int parse_tile(const std::string& v);
 // The exit code of a reader/writer error: 2 for files that cannot be opened, else 3.
 int exit_for(video::VideoErrorKind k);
 // Checks --device: "cpu", or "cuda[:N]" with that CUDA device visible (else exit 6). No LibTorch
-// in this tool: a CUDA device is a /dev/nvidiaN node the process may use.
-void check_device(const std::string& device, bool verbose);
+// in this tool: a CUDA device is a /dev/nvidiaN node the process may use. `identity_note`: say
+// that the identity restorer runs on the CPU anyway (-v with --model identity).
+void check_device(const std::string& device, bool identity_note);
 // The video restorer model of --model (default "identity"), loaded once by the one factory
 // (lucid/video_restore/restorer_factory.h); each file or clip makes its own restorer from it.
 // Its errors become exit 4 (model), 6 (device) or 3 (input).

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cmath>
@@ -327,8 +328,9 @@ ImageCodec::ImageCodec(const std::string& path, const std::string& device)
     impl_->model = models::build_model<models::FatCodec>(f, path, &impl_->cfg);
     impl_->transforms = impl_->model;
     if (!impl_->device.is_cpu()) {
-      models::FatConfig same;
-      impl_->transforms = models::build_model<models::FatCodec>(f, path, &same);
+      impl_->transforms = models::FatCodec(impl_->cfg);
+      models::import_module(*impl_->transforms, w);
+      impl_->transforms->eval();
       impl_->transforms->to(impl_->device);
     }
     impl_->model_id = f.model_id;
@@ -551,6 +553,7 @@ std::vector<uint8_t> ImageCodec::encode_to_size(const uint8_t* rgb, uint32_t wid
 }
 
 torch::Tensor ImageCodec::entropy_decode(const uint8_t* data, size_t size, const RunOptions& opts,
+                                         std::array<uint32_t, 2>* dims, float* quality01,
                                          StreamSymbols* out) const {
   if (!data && size) throw CodecError(Status::kInvalidArgument, "NULL stream");
   entropy::Container c;
@@ -618,7 +621,10 @@ torch::Tensor ImageCodec::entropy_decode(const uint8_t* data, size_t size, const
       check(dec, "hyper-latent");
       crc = entropy::crc32(reinterpret_cast<const uint8_t*>(zi.data()), zi.size() * 4, crc);
     }
-    out->y.clear();
+    if (out) {
+      out->y.clear();
+      out->y.reserve(static_cast<size_t>(m.cfg.M) * (Hp / kLatentStride) * (Wp / kLatentStride));
+    }
     if (c.header.version >= 2) {
       exact::Session st(m.exact, zi.data(), static_cast<int>(Hp / kStride),
                         static_cast<int>(Wp / kStride), opts.threads);
@@ -632,7 +638,7 @@ torch::Tensor ImageCodec::entropy_decode(const uint8_t* data, size_t size, const
         entropy::RansDecoder dec(m.cdfs, chunk.data(), chunk.size());
         for (size_t i = 0; i < n; ++i) sym[i] = dec.decode(indexes[i]);
         check(dec, ("latent slice " + std::to_string(k)).c_str());
-        out->y.insert(out->y.end(), sym.begin(), sym.end());
+        if (out) out->y.insert(out->y.end(), sym.begin(), sym.end());
         m.exact_commit_slice(st, sym, y_hat.data_ptr<float>() + k * n, crc);
         tick(1 + k);
       }
@@ -648,7 +654,7 @@ torch::Tensor ImageCodec::entropy_decode(const uint8_t* data, size_t size, const
         for (size_t i = 0; i < p.indexes.size(); ++i) {
           const int32_t v = dec.decode(p.indexes[i]);
           sv[i] = static_cast<float>(v);
-          out->y.push_back(v);
+          if (out) out->y.push_back(v);
         }
         check(dec, ("latent slice " + std::to_string(k)).c_str());
         slices.push_back(m.commit_slice(state, sym, p.mean, crc));
@@ -656,7 +662,7 @@ torch::Tensor ImageCodec::entropy_decode(const uint8_t* data, size_t size, const
       }
       y_hat = torch::cat(slices, 1);
     }
-    out->z = std::move(zi);
+    if (out) out->z = std::move(zi);
   }
   timer.mark("entropy decoding");
   const auto& cs = c.chunks.back().data;
@@ -667,30 +673,37 @@ torch::Tensor ImageCodec::entropy_decode(const uint8_t* data, size_t size, const
                      "decoded latents differ from the encoder's (checksum mismatch): the stream "
                      "was made on a machine whose arithmetic differs from this one, or it is "
                      "corrupt");
-  out->width = width;
-  out->height = height;
-  out->quality01 = c.header.quality;
-  out->version = c.header.version;
+  if (out) {
+    out->width = width;
+    out->height = height;
+    out->quality01 = c.header.quality;
+    out->version = c.header.version;
+  }
+  *quality01 = c.header.quality;
+  *dims = {width, height};
   return y_hat;
 }
 
 StreamSymbols ImageCodec::decode_symbols(const uint8_t* data, size_t size,
                                          const RunOptions& opts) const {
   StreamSymbols s;
-  entropy_decode(data, size, opts, &s);
+  std::array<uint32_t, 2> dims;
+  float q = 0;
+  entropy_decode(data, size, opts, &dims, &q, &s);
   return s;
 }
 
 RgbImage ImageCodec::decode(const uint8_t* data, size_t size, const RunOptions& opts) const {
-  StreamSymbols s;
-  const torch::Tensor y_hat = entropy_decode(data, size, opts, &s);
+  std::array<uint32_t, 2> dims;
+  float quality01 = 0;
+  const torch::Tensor y_hat = entropy_decode(data, size, opts, &dims, &quality01, nullptr);
   const Impl& m = *impl_;
-  const uint32_t width = s.width, height = s.height;
+  const uint32_t width = dims[0], height = dims[1];
   StageTimer timer;
   torch::Tensor x_hat;
   {
     ThreadScope ts(opts.threads);
-    torch::Tensor q = torch::full({1}, static_cast<double>(s.quality01));
+    torch::Tensor q = torch::full({1}, static_cast<double>(quality01));
     torch::Tensor yin = (y_hat * m.model->inverse_gain(q)).to(m.device);
     models::Tf32Scope tf32(m.device);
     // On a GPU the tiles run one after another (threads 1): the grid bounds its memory.
@@ -722,11 +735,17 @@ RgbImage ImageCodec::decode(const uint8_t* data, size_t size, const RunOptions& 
 std::vector<uint8_t> ImageCodec::encode_symbols(const StreamSymbols& s,
                                                 const RunOptions& opts) const {
   const Impl& m = *impl_;
-  if (m.write_version < 2)
+  if (m.write_version < 2 || s.version < 2)
     throw CodecError(Status::kUnsupportedVersion,
-                     "encode_symbols writes format version 2 and later only");
-  if (s.width == 0 || s.height == 0 || uint64_t{s.width} * s.height > opts.max_pixels)
-    throw CodecError(Status::kInvalidArgument, "image size out of range");
+                     "encode_symbols writes format version 2 and later only, from symbols of "
+                     "version 2 or later (version 1's latents depend on the machine)");
+  if (s.width == 0 || s.height == 0)
+    throw CodecError(Status::kInvalidArgument, "image has zero width or height");
+  if (s.width > entropy::kMaxSide || s.height > entropy::kMaxSide ||
+      uint64_t{s.width} * s.height > std::min<uint64_t>(opts.max_pixels, entropy::kMaxPixels))
+    throw CodecError(Status::kLimitExceeded, std::to_string(s.width) + "x" +
+                                                 std::to_string(s.height) +
+                                                 " exceeds the size limit");
   if (!(s.quality01 >= 0.0f && s.quality01 <= 1.0f))
     throw CodecError(Status::kInvalidArgument, "quality out of range");
   const int zh = static_cast<int>((s.height + kStride - 1) / kStride);

@@ -106,6 +106,21 @@ TEST(StreamGolden, SymbolsRoundTripToTheSameBytes) {
   t = s;
   t.width += 64;
   EXPECT_THROW(codec.encode_symbols(t, threads(1)), CodecError);
+  auto status_of = [&](const StreamSymbols& x) {
+    try {
+      codec.encode_symbols(x, threads(1));
+    } catch (const CodecError& e) {
+      return e.status();
+    }
+    return Status::kOk;
+  };
+  t = s;
+  t.version = 1;  // version 1's latents depend on the machine: not re-coded
+  EXPECT_EQ(status_of(t), Status::kUnsupportedVersion);
+  t = s;
+  t.width = 70000;  // over the container's side limit, as encode() refuses it
+  t.height = 16;
+  EXPECT_EQ(status_of(t), Status::kLimitExceeded);
 }
 
 }  // namespace

@@ -19,9 +19,11 @@ done
 # weights through build/LucidBuildTree.txt instead).
 src_dir="$(cd "$here/../.." && pwd)"
 build_abs="$(cd "$build" && pwd)"
+# (the library's data, not its debug sections, which a -g build fills with source paths)
+data="$(readelf -p .rodata -p .data "$lib" 2>/dev/null)"
 for p in "$src_dir" "$build_abs"; do
-  if strings "$lib" | grep -qF "$p"; then
-    echo "FAIL: liblucid.so holds the path $p:"; strings "$lib" | grep -F "$p" | head -n 5; exit 1
+  if echo "$data" | grep -qF "$p"; then
+    echo "FAIL: liblucid.so holds the path $p:"; echo "$data" | grep -F "$p" | head -n 5; exit 1
   fi
 done
 

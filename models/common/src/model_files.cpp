@@ -26,7 +26,8 @@ bool is_file(const std::string& p) {
 
 std::string parent(const std::string& p) {
   const auto slash = p.find_last_of('/');
-  return slash == std::string::npos ? std::string(".") : p.substr(0, slash);
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? std::string("/") : p.substr(0, slash);
 }
 
 // The file (shared library or executable) this function was linked into.
@@ -54,8 +55,7 @@ std::string build_tree_model_dir(const std::string& binary) {
       return line;
     }
     if (d == "/" || d == ".") break;
-    const std::string next = parent(d);
-    d = next.empty() ? "/" : next;
+    d = parent(d);
   }
   return {};
 }

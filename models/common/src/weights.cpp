@@ -134,7 +134,10 @@ WeightFile parse_weights(const std::vector<uint8_t>& bytes) {
     torch::Tensor t = torch::empty(dims, torch::TensorOptions().dtype(type));
     std::memcpy(t.data_ptr(), view.data() + r.pos, nbytes);
     r.pos += nbytes;
-    if (dtype == 1) t = t.to(torch::kFloat);
+    if (dtype == 1) {
+      t = t.to(torch::kFloat);
+      w.stored_fp16 = true;
+    }
     w.tensors.emplace_back(std::move(name), std::move(t));
   }
   if (r.pos != view.size()) throw WeightError("weight file has trailing bytes");

@@ -37,7 +37,7 @@ bool parse_qp_gate(const std::string& text, double* lo, double* hi) {
   if (comma == std::string::npos) return false;
   char* end = nullptr;
   *lo = std::strtod(text.c_str(), &end);
-  if (end != text.c_str() + comma) return false;
+  if (comma == 0 || end != text.c_str() + comma) return false;
   *hi = std::strtod(text.c_str() + comma + 1, &end);
   return end != text.c_str() + comma + 1 && *end == '\0' && *lo >= 0 && *lo < *hi && *hi <= 1;
 }

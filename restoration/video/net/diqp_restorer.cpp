@@ -114,6 +114,20 @@ void DiqpRestorer::restore(const RestoreInput& in, Frame& out) {
   const models::DiqpConfig& cfg = m.cfg;
   c10::InferenceMode guard;
   const Frame& center = *in.center;
+  const size_t window = in.behind.size() + 1 + in.ahead.size();
+  if (static_cast<int>(window) != cfg.frames())
+    throw RestorerError(Kind::kInput, "video restorer: window of " + std::to_string(window) +
+                                          " frames, the model needs " + std::to_string(cfg.frames()));
+  const auto scale = center.qp ? static_cast<models::QpScale>(center.qp_scale) : models::QpScale::kUnknown;
+  const double level = models::qp_level(in.qp, scale);
+  const double keep = m.strength(level, scale);
+  const int H = center.format.height, W = center.format.width;
+  const int Hp = (H + models::DiqpConfig::kMultiple - 1) / models::DiqpConfig::kMultiple * models::DiqpConfig::kMultiple;
+  const int Wp = (W + models::DiqpConfig::kMultiple - 1) / models::DiqpConfig::kMultiple * models::DiqpConfig::kMultiple;
+  if (keep <= 0) {  // gated off at this QP: the decoded frame as it is (an exact round trip)
+    planes_to_frame(frame_to_planes(center, Hp, Wp), center, out);
+    return;
+  }
   const Frame& whole = in.whole_center ? *in.whole_center : center;
   const uint64_t sample = pixel_sample(whole);
   torch::Tensor context;
@@ -138,23 +152,10 @@ void DiqpRestorer::restore(const RestoreInput& in, Frame& out) {
     state_->recent.push_back({&whole, whole.index, whole.pts, sample, context, far_w});
     if (state_->recent.size() > State::kKeep) state_->recent.pop_front();
   }
-  const auto scale = center.qp ? static_cast<models::QpScale>(center.qp_scale) : models::QpScale::kUnknown;
-  const double level = models::qp_level(in.qp, scale);
-  const double keep = m.strength(level, scale);
-  const int H = center.format.height, W = center.format.width;
-  const int Hp = (H + models::DiqpConfig::kMultiple - 1) / models::DiqpConfig::kMultiple * models::DiqpConfig::kMultiple;
-  const int Wp = (W + models::DiqpConfig::kMultiple - 1) / models::DiqpConfig::kMultiple * models::DiqpConfig::kMultiple;
-  if (keep <= 0) {  // gated off at this QP: the decoded frame as it is
-    planes_to_frame(frame_to_planes(center, Hp, Wp), center, out);
-    return;
-  }
   std::vector<torch::Tensor> frames;
   for (auto it = in.behind.rbegin(); it != in.behind.rend(); ++it) frames.push_back(frame_to_planes(**it, Hp, Wp));
   frames.push_back(frame_to_planes(center, Hp, Wp));
   for (const Frame* f : in.ahead) frames.push_back(frame_to_planes(*f, Hp, Wp));
-  if (static_cast<int>(frames.size()) != cfg.frames())
-    throw RestorerError(Kind::kInput, "video restorer: window of " + std::to_string(frames.size()) +
-                                          " frames, the model needs " + std::to_string(cfg.frames()));
   models::DiqpImpl::Input x;
   x.frames = torch::stack(frames).unsqueeze(0).to(m.device);
   const Frame* far = in.far_ahead ? in.far_ahead : &center;

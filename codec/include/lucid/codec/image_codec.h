@@ -2,6 +2,7 @@
 // g_a, hyperprior, T-CA slices, entropy coding into the .lucid container; and the reverse.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -99,16 +100,19 @@ class ImageCodec {
   // A stream's symbols, checked as decode() checks the stream (latent checksum included), without
   // the synthesis.
   StreamSymbols decode_symbols(const uint8_t* data, size_t size, const RunOptions& opts) const;
-  // The stream of these symbols in this model's format version (2 or later; else
-  // CodecError(kUnsupportedVersion)): the encoder's entropy half, from the hyper-latent on.
-  // Throws CodecError(kInvalidArgument) when the counts do not fit the size.
+  // The stream of these symbols in this model's format version (symbols and model of version 2
+  // or later; else CodecError(kUnsupportedVersion)): the encoder's entropy half, from the
+  // hyper-latent on. Throws CodecError(kLimitExceeded) for a size encode() refuses and
+  // kInvalidArgument when the counts do not fit the size.
   std::vector<uint8_t> encode_symbols(const StreamSymbols& s, const RunOptions& opts) const;
 
  private:
   at::Tensor analyze(const uint8_t* rgb, uint32_t width, uint32_t height, size_t stride,
                      const RunOptions& opts) const;
-  // decode()'s entropy half: the latents y-hat [1, M, H/16, W/16]; *out gets the symbols.
+  // decode()'s entropy half: the latents y-hat [1, M, H/16, W/16], the image size and the
+  // header's quality; the symbols too when `out` is not null.
   at::Tensor entropy_decode(const uint8_t* data, size_t size, const RunOptions& opts,
+                            std::array<uint32_t, 2>* dims, float* quality01,
                             StreamSymbols* out) const;
   std::vector<uint8_t> code(const at::Tensor& y_base, uint32_t width, uint32_t height,
                             double quality01, const RunOptions& opts) const;

@@ -28,6 +28,7 @@ struct WeightFile {
   std::map<std::string, std::string> meta;  // arch, model_id, config, ledger fields...
   std::vector<std::pair<std::string, torch::Tensor>> tensors;
   std::array<uint8_t, 8> hash{};             // set by load/serialize
+  bool stored_fp16 = false;                  // parse: some float tensor was stored as fp16
 
   const std::string& get(const std::string& key) const;  // throws WeightError if absent
   const torch::Tensor* find(const std::string& name) const;
@@ -62,7 +63,7 @@ template <class Module, class Config>
 Module build_model(const ModelFile& f, const std::string& path, Config* cfg) {
   try {
     *cfg = Config::parse(f.config);
-  } catch (const std::invalid_argument& e) {
+  } catch (const std::logic_error& e) {  // invalid_argument, out_of_range (stoi, stod)
     throw WeightError(path + ": bad configuration: " + e.what());
   }
   Module m(*cfg);
