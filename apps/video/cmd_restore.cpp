@@ -131,7 +131,7 @@ std::string fingerprint(const std::string& in, const RestoreFlags& f) {
   ::stat(in.c_str(), &st);
   std::ostringstream s;
   s << "lucid-video-journal 1 input=" << in << " size=" << st.st_size << " mtime=" << st.st_mtime
-    << " restorer=" << f.model << " qp=" << (f.qp ? std::to_string(*f.qp) : "stream") << " frames=" << f.from << ":"
+    << " restorer=" << f.model << " weights=" << f.restorer_model->fingerprint() << " qp=" << (f.qp ? std::to_string(*f.qp) : "stream") << " frames=" << f.from << ":"
     << (f.to ? std::to_string(*f.to) : "") << " segment=" << f.segment;
   return s.str();
 }

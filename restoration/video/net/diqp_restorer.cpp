@@ -24,7 +24,7 @@ static_assert(static_cast<int>(QpScale::kH26x) == static_cast<int>(models::QpSca
 
 struct DiqpModel::Impl {
   torch::Device device{torch::kCPU};
-  std::string model_id, config_text;
+  std::string model_id, config_text, weight_hash;
   models::DiqpConfig cfg;
   mutable models::Diqp net{nullptr};  // forward() under InferenceMode changes nothing: shared by streams
   // The weights' QP gate (meta "qp_gate" = "LO,HI", QP levels in [0, 1]): how much of the
@@ -50,6 +50,11 @@ DiqpModel::DiqpModel(const std::string& path, const std::string& device) : impl_
     const models::ModelFile f = models::load_model_file(path, "diqp", "a video restorer");
     impl_->model_id = f.model_id;
     impl_->config_text = f.config;
+    for (uint8_t b : f.weights.hash) {
+      static const char* hex = "0123456789abcdef";
+      impl_->weight_hash += hex[b >> 4];
+      impl_->weight_hash += hex[b & 15];
+    }
     impl_->net = models::build_model<models::Diqp>(f, path, &impl_->cfg);
     if (const auto it = f.weights.meta.find("qp_gate"); it != f.weights.meta.end()) {
       if (!models::parse_qp_gate(it->second, &impl_->gate_lo, &impl_->gate_hi))
@@ -65,6 +70,7 @@ DiqpModel::DiqpModel(const std::string& path, const std::string& device) : impl_
 
 DiqpModel::~DiqpModel() = default;
 const std::string& DiqpModel::model_id() const { return impl_->model_id; }
+const std::string& DiqpModel::weight_hash() const { return impl_->weight_hash; }
 const std::string& DiqpModel::config() const { return impl_->config_text; }
 std::string DiqpModel::device() const { return impl_->device.str(); }
 TemporalWindow DiqpModel::window() const {

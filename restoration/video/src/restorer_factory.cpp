@@ -20,6 +20,10 @@ class IdentityModel : public RestorerModel {
  public:
   explicit IdentityModel(TemporalWindow w) : window_(w) {}
   std::string name() const override { return kIdentityRestorer; }
+  std::string fingerprint() const override {
+    return std::string(kIdentityRestorer) + ":" + std::to_string(window_.behind) + "," +
+           std::to_string(window_.ahead) + "," + std::to_string(window_.far_ahead);
+  }
   TemporalWindow window() const override { return window_; }
   std::unique_ptr<FrameRestorer> make_stream_restorer(const std::string& /*codec*/) const override {
     return std::make_unique<IdentityRestorer>(window_);
@@ -34,6 +38,7 @@ class NetworkModel : public RestorerModel {
  public:
   explicit NetworkModel(std::shared_ptr<const DiqpModel> m) : model_(std::move(m)) {}
   std::string name() const override { return model_->model_id(); }
+  std::string fingerprint() const override { return model_->model_id() + "@" + model_->weight_hash(); }
   TemporalWindow window() const override { return model_->window(); }
   std::unique_ptr<FrameRestorer> make_stream_restorer(const std::string& /*codec: frames carry qp_scale*/) const override {
     return std::make_unique<DiqpRestorer>(model_);

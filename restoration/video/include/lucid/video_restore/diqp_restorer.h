@@ -29,6 +29,7 @@ class DiqpModel {
   DiqpModel(const std::string& weights_path, const std::string& device);
   ~DiqpModel();
   const std::string& model_id() const;
+  const std::string& weight_hash() const;  // the weight file's content hash, 16 hex digits
   const std::string& config() const;
   std::string device() const;
   TemporalWindow window() const;

@@ -28,6 +28,9 @@ class RestorerModel {
  public:
   virtual ~RestorerModel() = default;
   virtual std::string name() const = 0;
+  // What identifies the restorer's behaviour (a network's model id and weight hash): output
+  // made with another fingerprint is not resumed into (lucid-video's journals).
+  virtual std::string fingerprint() const { return name(); }
   virtual TemporalWindow window() const = 0;
   // A restorer for one stream. `codec`: the stream's codec as FFmpeg's short name (hevc, h264,
   // mpeg2video, av1, vp9; "" when unknown), which says the scale of its frames' QP.
