@@ -7,7 +7,8 @@
 # Debian wallpaper photos (see data_scripts/debian_photos.txt) are extracted from their
 # packages with apt-get download + dpkg -x and downscaled like the shared set, unless
 # --no-debian. Writes OUT/train.txt, OUT/val.txt, OUT/val_shared.txt, OUT/val_native.txt (the
-# validation photos at their native resolution, see below) and OUT/test.txt (the
+# validation photos at their native resolution, see below), OUT/train_native2x.txt (train.txt
+# with its native-resolution photos twice) and OUT/test.txt (the
 # held-out test photographs: Debian photos of split test, from packages that give no train or
 # val photo; empty with --no-debian). Every image is listed with its split and SHA-256 in
 # OUT/manifest.tsv.
@@ -58,11 +59,15 @@ fi
 # scanner pixels as taken, e.g. McMaster, Val20, wesaturate; Urban100's are as published): the
 # photos downscaled 2-8x from large JPEGs are cleaner and sharper than photographs at their
 # native resolution, and restore easier, so gains are also reported on this subset.
+# train_native2x.txt: train.txt with the training photos of that kind listed twice, so that
+# they are drawn twice as often (the JPEG restorer's fine-tuning from step 87 970 on).
 : > "$out/val_native.txt"
+cp "$out/train.txt" "$out/train_native2x.txt"
 if [ -f "$shared/manifest.csv" ]; then
   awk -F, 'NR > 1 && ($10 == "copy" || $10 == "lossless") { print "/images/" $1 "/" $2 }' \
     "$shared/manifest.csv" > "$out/.native_suffixes"
   grep -F -f "$out/.native_suffixes" "$out/val_shared.txt" > "$out/val_native.txt" || true
+  grep -F -f "$out/.native_suffixes" "$out/train.txt" >> "$out/train_native2x.txt" || true
   rm -f "$out/.native_suffixes"
 fi
 {
@@ -73,4 +78,4 @@ fi
     done < "$out/$s.txt"
   done
 } > "$out/manifest.tsv"
-echo "dataset: $(wc -l < "$out/train.txt") train, $(wc -l < "$out/val.txt") val photos ($(wc -l < "$out/val_shared.txt") in val_shared.txt, $(wc -l < "$out/val_native.txt") in val_native.txt), $(wc -l < "$out/test.txt") test; manifest $out/manifest.tsv" >&2
+echo "dataset: $(wc -l < "$out/train.txt") train, $(wc -l < "$out/val.txt") val photos ($(wc -l < "$out/val_shared.txt") in val_shared.txt, $(wc -l < "$out/val_native.txt") in val_native.txt), $(wc -l < "$out/test.txt") test, $(wc -l < "$out/train_native2x.txt") lines in train_native2x.txt; manifest $out/manifest.tsv" >&2
