@@ -100,8 +100,11 @@ fi
 # 2. Expand the pack in the background while lucid-train builds.
 raw="$work/raw"
 say "expanding $pack ($pairs restorer pairs) into $raw"
+# A tenth of the restorer's pairs are grayscale JPEGs, as in the CPU training since step 89 777
+# (lucid-train restore --gray-prob 0.1; the restorer checks the pack was drawn so).
+gray_prob=0.1
 "$python" data_scripts/expand_pack.py "$pack" --out "$raw" --pairs "$pairs" --jobs "$jobs" \
-  > "$work/expand.log" 2>&1 &
+  --gray-prob "$gray_prob" > "$work/expand.log" 2>&1 &
 expand_pid=$!
 
 built=0
@@ -175,6 +178,7 @@ codec_cmd=("$trainer" codec --device "$device" -j "$threads" --train-pack "$raw/
 restore_cmd=("$trainer" restore --device "$device" -j "$threads"
   --train-pack "$raw/restore_train.raw" --val-pack "$raw/restore_val.raw"
   --run "$work/restore-small" --batch "$rbatch" --crop 96 --val-crop 192 --checkpoint-minutes 3
+  --gray-prob "$gray_prob"
   --eval-minutes "$eval_minutes" --eval-at-start 1 --eval-at-end 1 --reset-best 1
   --log-every 25 ${fast[@]+"${fast[@]}"}
   $(budget_flags restore "$rshare"))

@@ -628,14 +628,19 @@ int check_pair_pack(const std::string& path) {
   int64_t checked = 0, equal = 0, max_diff = 0;
   for (const auto& r : p.records) {
     if (r.mode != 0) continue;
-    torch::Tensor mine = jpeg_round_trip(r.rgb.permute({1, 2, 0}).contiguous(), r.qf)
+    // A grayscale pair (--gray-prob): R = G = B in both images, made with one luma component.
+    auto is_gray = [](const torch::Tensor& t) {
+      return torch::equal(t[0], t[1]) && torch::equal(t[1], t[2]);
+    };
+    const bool gray = is_gray(r.rgb) && is_gray(r.jpeg);
+    torch::Tensor mine = jpeg_round_trip(r.rgb.permute({1, 2, 0}).contiguous(), r.qf, gray)
                              .permute({2, 0, 1});
     const int64_t d = (mine.to(torch::kInt) - r.jpeg.to(torch::kInt)).abs().max().item<int64_t>();
     ++checked;
     equal += d == 0;
     max_diff = std::max(max_diff, d);
   }
-  std::cerr << "single-compression pairs checked against this build's libjpeg-turbo: " << checked
+  std::cerr << "single-compression pairs (colour or gray) checked against this build's libjpeg-turbo: " << checked
             << ", identical: " << equal << ", largest pixel difference: " << max_diff << "\n";
   return equal == checked ? 0 : 1;
 #endif
