@@ -202,7 +202,10 @@ def main():
             recs += [record(c, round_trip(c, q), q, 0) for q in VAL_QFS]
         write("restore_val.raw", 2, {"id": pid + "-val", "source": val_fp}, recs)
 
-        _PHOTOS = [a for a in train if min(a.shape[:2]) >= o.crop + 8]
+        # Each region as often as the pack's restore_weight says (make_pack.py: the
+        # native-resolution photos twice, as train_native2x.txt has them; 1 in older packs).
+        _PHOTOS = [a for e, a in zip(manifest["train"], train) if min(a.shape[:2]) >= o.crop + 8
+                   for _ in range(int(e.get("restore_weight", 1)))]
         if not _PHOTOS:
             fail("no training region is %d px on both sides" % (o.crop + 8))
         info = {"id": "%s-pairs-s%d-n%d-c%d" % (pid, o.seed, o.pairs, o.crop), "crop": o.crop,

@@ -146,6 +146,10 @@ def main():
     ap.add_argument("--qstep", type=int, default=3, help="flat JPEG quantisation step (1..255)")
     ap.add_argument("--val-crop", type=int, default=256)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--restore-weights",
+                    help="a list of the training photos in which a photo listed k times is drawn "
+                         "k times as often for the restorer's pairs (default, with the default "
+                         "lists: data/photos/train_native2x.txt when it exists; 'none': all 1)")
     args = ap.parse_args()
     if args.max_mib == "auto":
         tree = travelling_tree_mib()
@@ -182,6 +186,18 @@ def main():
              % args.shared)
     if not train or not val:
         fail("empty training or validation list (%s)" % origin)
+    weights_list = args.restore_weights
+    if weights_list is None and origin == "data/photos (build_dataset.sh)":
+        w = os.path.join(ROOT, "data/photos/train_native2x.txt")
+        weights_list = w if os.path.isfile(w) else None
+    weight = {}
+    if weights_list and weights_list != "none":
+        for p in read_list(weights_list):
+            weight[os.path.realpath(p)] = weight.get(os.path.realpath(p), 0) + 1
+        unknown = set(weight) - {os.path.realpath(p) for p in train}
+        if unknown:
+            fail("%s names %d photo(s) not in the training list, e.g. %s"
+                 % (weights_list, len(unknown), sorted(unknown)[0]))
     for p in train + val:
         if not os.path.isfile(p):
             fail("missing photo %s (%s)" % (p, origin))
@@ -220,7 +236,8 @@ def main():
             name = "train/%04d.jpg" % i
             blobs.append((name, blob))
             entries.append({"file": name, "source": os.path.relpath(p, ROOT), "size": [W, H],
-                            "crop": [x, y, w, h]})
+                            "crop": [x, y, w, h],
+                            "restore_weight": weight.get(os.path.realpath(p), 0 if weight else 1)})
         manifest_guess = 400 * (len(entries) + len(val_entries)) + 4096
         total = tar_size([len(b) for _, b in blobs + val_blobs] + [manifest_guess])
         print("%s: region %d: %.2f MiB (train %.2f, val %.2f)" % (
@@ -246,6 +263,8 @@ def main():
         "origin": origin,
         "recipe": {"region": region, "qstep": args.qstep, "jpeg": "Pillow, 4:4:4, flat "
                    "quantisation table, optimized Huffman", "seed": args.seed,
+                   "restore_weights": os.path.relpath(weights_list, ROOT)
+                   if weights_list and weights_list != "none" else "none",
                    "val_crop": args.val_crop, "val": "PNG (lossless) centre crops"},
         "val_fingerprint": val_fp,
         "train": entries,
