@@ -870,11 +870,10 @@ void save_export(const ExportSpec& spec, torch::nn::Module& model, const StateMa
   models::save_weights(spec.out, w, spec.fp16);
   int64_t params = 0;
   for (const auto& t : model.parameters()) params += t.numel();
-  std::ostringstream hash;
-  for (uint8_t b : w.hash) hash << std::hex << std::setw(2) << std::setfill('0') << int(b);
+  const std::string hash = models::hash_hex(w.hash);
   const std::string step = state.count("step") ? state.at("step") : "0";
   std::cerr << "wrote " << spec.out << " (" << fs::file_size(spec.out) << " bytes, " << params
-            << " parameters, step " << step << ", hash " << hash.str() << ")\n";
+            << " parameters, step " << step << ", hash " << hash << ")\n";
   if (spec.ledger.empty()) return;
 
   nlohmann::ordered_json j;
@@ -882,7 +881,7 @@ void save_export(const ExportSpec& spec, torch::nn::Module& model, const StateMa
   j["arch"] = spec.arch;
   j["file"] = fs::path(spec.out).filename().string();
   j["file_bytes"] = static_cast<int64_t>(fs::file_size(spec.out));
-  j["weight_hash"] = hash.str();
+  j["weight_hash"] = hash;
   j["parameters"] = params;
   j["config"] = spec.config;
   j["checkpoint"] = spec.checkpoint;

@@ -521,14 +521,13 @@ int set_video_qp_gate(const std::string& weights, const std::string& qp_gate,
   else
     f.weights.meta["qp_gate"] = qp_gate;
   models::save_weights(out, f.weights, f.weights.stored_fp16);
-  std::ostringstream hash;
-  for (uint8_t b : f.weights.hash) hash << std::hex << std::setw(2) << std::setfill('0') << int(b);
+  const std::string hash = models::hash_hex(f.weights.hash);
   std::cerr << "wrote " << out << " (" << fs::file_size(out) << " bytes, qp_gate '" << qp_gate
-            << "', hash " << hash.str() << ")\n";
+            << "', hash " << hash << ")\n";
   if (ledger.empty()) return 0;
   j["file"] = fs::path(out).filename().string();
   j["file_bytes"] = static_cast<int64_t>(fs::file_size(out));
-  j["weight_hash"] = hash.str();
+  j["weight_hash"] = hash;
   if (qp_gate.empty())
     j.erase("qp_gate");
   else

@@ -166,6 +166,16 @@ WeightFile load_weights(const std::string& path) {
   }
 }
 
+std::string hash_hex(const std::array<uint8_t, 8>& hash) {
+  static const char* digits = "0123456789abcdef";
+  std::string s;
+  for (uint8_t b : hash) {
+    s += digits[b >> 4];
+    s += digits[b & 15];
+  }
+  return s;
+}
+
 ModelFile load_model_file(const std::string& path, const std::string& arch,
                           const std::string& what) {
   ModelFile f;

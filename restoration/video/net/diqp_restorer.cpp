@@ -50,11 +50,7 @@ DiqpModel::DiqpModel(const std::string& path, const std::string& device) : impl_
     const models::ModelFile f = models::load_model_file(path, "diqp", "a video restorer");
     impl_->model_id = f.model_id;
     impl_->config_text = f.config;
-    for (uint8_t b : f.weights.hash) {
-      static const char* hex = "0123456789abcdef";
-      impl_->weight_hash += hex[b >> 4];
-      impl_->weight_hash += hex[b & 15];
-    }
+    impl_->weight_hash = models::hash_hex(f.weights.hash);
     impl_->net = models::build_model<models::Diqp>(f, path, &impl_->cfg);
     if (const auto it = f.weights.meta.find("qp_gate"); it != f.weights.meta.end()) {
       if (!models::parse_qp_gate(it->second, &impl_->gate_lo, &impl_->gate_hi))

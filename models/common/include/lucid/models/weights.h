@@ -76,6 +76,9 @@ Module build_model(const ModelFile& f, const std::string& path, Config* cfg) {
   return m;
 }
 
+// A weight file's hash as the ledgers and journals write it: 16 lowercase hex digits.
+std::string hash_hex(const std::array<uint8_t, 8>& hash);
+
 uint64_t fnv1a64(const uint8_t* data, size_t size, uint64_t h = 0xcbf29ce484222325ULL);
 
 }  // namespace lucid::models
