@@ -3,7 +3,6 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cmath>
@@ -553,8 +552,7 @@ std::vector<uint8_t> ImageCodec::encode_to_size(const uint8_t* rgb, uint32_t wid
 }
 
 torch::Tensor ImageCodec::entropy_decode(const uint8_t* data, size_t size, const RunOptions& opts,
-                                         std::array<uint32_t, 2>* dims, float* quality01,
-                                         StreamSymbols* out) const {
+                                         bool with_symbols, StreamSymbols* out) const {
   if (!data && size) throw CodecError(Status::kInvalidArgument, "NULL stream");
   entropy::Container c;
   std::string why;
@@ -621,8 +619,8 @@ torch::Tensor ImageCodec::entropy_decode(const uint8_t* data, size_t size, const
       check(dec, "hyper-latent");
       crc = entropy::crc32(reinterpret_cast<const uint8_t*>(zi.data()), zi.size() * 4, crc);
     }
-    if (out) {
-      out->y.clear();
+    out->y.clear();
+    if (with_symbols) {
       out->y.reserve(static_cast<size_t>(m.cfg.M) * (Hp / kLatentStride) * (Wp / kLatentStride));
     }
     if (c.header.version >= 2) {
@@ -638,7 +636,7 @@ torch::Tensor ImageCodec::entropy_decode(const uint8_t* data, size_t size, const
         entropy::RansDecoder dec(m.cdfs, chunk.data(), chunk.size());
         for (size_t i = 0; i < n; ++i) sym[i] = dec.decode(indexes[i]);
         check(dec, ("latent slice " + std::to_string(k)).c_str());
-        if (out) out->y.insert(out->y.end(), sym.begin(), sym.end());
+        if (with_symbols) out->y.insert(out->y.end(), sym.begin(), sym.end());
         m.exact_commit_slice(st, sym, y_hat.data_ptr<float>() + k * n, crc);
         tick(1 + k);
       }
@@ -654,7 +652,7 @@ torch::Tensor ImageCodec::entropy_decode(const uint8_t* data, size_t size, const
         for (size_t i = 0; i < p.indexes.size(); ++i) {
           const int32_t v = dec.decode(p.indexes[i]);
           sv[i] = static_cast<float>(v);
-          if (out) out->y.push_back(v);
+          if (with_symbols) out->y.push_back(v);
         }
         check(dec, ("latent slice " + std::to_string(k)).c_str());
         slices.push_back(m.commit_slice(state, sym, p.mean, crc));
@@ -662,7 +660,7 @@ torch::Tensor ImageCodec::entropy_decode(const uint8_t* data, size_t size, const
       }
       y_hat = torch::cat(slices, 1);
     }
-    if (out) out->z = std::move(zi);
+    out->z = with_symbols ? std::move(zi) : std::vector<int32_t>();
   }
   timer.mark("entropy decoding");
   const auto& cs = c.chunks.back().data;
@@ -673,37 +671,30 @@ torch::Tensor ImageCodec::entropy_decode(const uint8_t* data, size_t size, const
                      "decoded latents differ from the encoder's (checksum mismatch): the stream "
                      "was made on a machine whose arithmetic differs from this one, or it is "
                      "corrupt");
-  if (out) {
-    out->width = width;
-    out->height = height;
-    out->quality01 = c.header.quality;
-    out->version = c.header.version;
-  }
-  *quality01 = c.header.quality;
-  *dims = {width, height};
+  out->width = width;
+  out->height = height;
+  out->quality01 = c.header.quality;
+  out->version = c.header.version;
   return y_hat;
 }
 
 StreamSymbols ImageCodec::decode_symbols(const uint8_t* data, size_t size,
                                          const RunOptions& opts) const {
   StreamSymbols s;
-  std::array<uint32_t, 2> dims;
-  float q = 0;
-  entropy_decode(data, size, opts, &dims, &q, &s);
+  entropy_decode(data, size, opts, /*with_symbols=*/true, &s);
   return s;
 }
 
 RgbImage ImageCodec::decode(const uint8_t* data, size_t size, const RunOptions& opts) const {
-  std::array<uint32_t, 2> dims;
-  float quality01 = 0;
-  const torch::Tensor y_hat = entropy_decode(data, size, opts, &dims, &quality01, nullptr);
+  StreamSymbols s;  // the header's fields only
+  const torch::Tensor y_hat = entropy_decode(data, size, opts, /*with_symbols=*/false, &s);
   const Impl& m = *impl_;
-  const uint32_t width = dims[0], height = dims[1];
+  const uint32_t width = s.width, height = s.height;
   StageTimer timer;
   torch::Tensor x_hat;
   {
     ThreadScope ts(opts.threads);
-    torch::Tensor q = torch::full({1}, static_cast<double>(quality01));
+    torch::Tensor q = torch::full({1}, static_cast<double>(s.quality01));
     torch::Tensor yin = (y_hat * m.model->inverse_gain(q)).to(m.device);
     models::Tf32Scope tf32(m.device);
     // On a GPU the tiles run one after another (threads 1): the grid bounds its memory.

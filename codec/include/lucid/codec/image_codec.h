@@ -2,7 +2,6 @@
 // g_a, hyperprior, T-CA slices, entropy coding into the .lucid container; and the reverse.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -109,11 +108,10 @@ class ImageCodec {
  private:
   at::Tensor analyze(const uint8_t* rgb, uint32_t width, uint32_t height, size_t stride,
                      const RunOptions& opts) const;
-  // decode()'s entropy half: the latents y-hat [1, M, H/16, W/16], the image size and the
-  // header's quality; the symbols too when `out` is not null.
+  // decode()'s entropy half: the latents y-hat [1, M, H/16, W/16]; *out gets the header's
+  // size, quality and version, and the symbols only `with_symbols` (decode() needs none).
   at::Tensor entropy_decode(const uint8_t* data, size_t size, const RunOptions& opts,
-                            std::array<uint32_t, 2>* dims, float* quality01,
-                            StreamSymbols* out) const;
+                            bool with_symbols, StreamSymbols* out) const;
   std::vector<uint8_t> code(const at::Tensor& y_base, uint32_t width, uint32_t height,
                             double quality01, const RunOptions& opts) const;
   // code() of the latents refined for this image (RunOptions::effort > 1).
